@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpu_e2e.platform contributors
+# Apache License 2.0 (see galaxy.yml)
+"""Start and stop local daemons idempotently, by pid file and PID only.
+
+Why by hand: Ansible has no module that supervises a foreground process
+without an init system (systemd is not available on every controller, and the
+emulator, the runtime and Prometheus must live only as long as a run). This is
+the smallest supervisor that is idempotent: a process counts as "ours" only
+when the pid file names a live PID whose /proc cmdline equals the argv we
+would start, so a recycled PID is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class LocalProcessError(Exception):
+    """The one error type of this module_utils; the module catches it once."""
+
+
+def read_pid(pid_file):
+    try:
+        with open(pid_file, encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def cmdline_of(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    if not raw:
+        return None  # zombie or kernel thread
+    return [part.decode("utf-8", "replace") for part in raw.rstrip(b"\0").split(b"\0")]
+
+
+def running_pid(pid_file, command):
+    """Return the PID recorded in pid_file when that process runs `command`."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return None
+    if cmdline_of(pid) != list(command):
+        return None
+    return pid
+
+
+def check_ready_url(url):
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or parsed.hostname not in LOOPBACK_HOSTS:
+        raise LocalProcessError(f"ready_url must be an http(s) URL on loopback, got {url!r}")
+
+
+def is_ready(url, timeout=2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only, checked
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def tail(path, lines=15):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:]).strip()
+    except OSError:
+        return ""
+
+
+def wait_ready(name, pid, url, timeout, log_file):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cmdline_of(pid) is None:
+            raise LocalProcessError(
+                f"{name} exited during start-up; last lines of {log_file}: {tail(log_file)}"
+            )
+        if url is None or is_ready(url):
+            return
+        time.sleep(0.25)
+    raise LocalProcessError(f"{name} (pid {pid}) was not ready at {url} after {timeout}s; see {log_file}")
+
+
+def spawn(command, log_file, env=None, chdir=None):
+    os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+    full_env = dict(os.environ)
+    full_env.update({str(k): str(v) for k, v in (env or {}).items()})
+    with open(log_file, "ab") as log:
+        try:
+            proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=chdir,
+                env=full_env,
+                start_new_session=True,  # survives the end of the ansible task
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise LocalProcessError(f"cannot start {command[0]}: {exc}") from exc
+    return proc.pid
+
+
+def write_pid(pid_file, pid):
+    os.makedirs(os.path.dirname(os.path.abspath(pid_file)), exist_ok=True)
+    tmp = f"{pid_file}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(f"{pid}\n")
+    os.replace(tmp, pid_file)
+
+
+def stop_pid(pid, timeout):
+    """SIGTERM the PID, then SIGKILL it after `timeout` seconds."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cmdline_of(pid) is None:
+            break
+        time.sleep(0.1)
+    else:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # Reap it when we happen to be the parent (tests); harmless otherwise.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def ensure(params, check_mode):
+    """Bring the process to params['state']; return the module result dict."""
+    name = params["name"]
+    command = params["command"]
+    pid_file = params["pid_file"]
+    state = params["state"]
+    if params.get("ready_url"):
+        check_ready_url(params["ready_url"])
+    if not command:
+        raise LocalProcessError("command must not be empty")
+    pid = running_pid(pid_file, command)
+    result = {"changed": False, "name": name, "pid": pid, "running": pid is not None, "pid_file": pid_file}
+
+    if state == "stopped" or (state == "restarted" and pid is not None):
+        if pid is not None:
+            result["changed"] = True
+            if not check_mode:
+                stop_pid(pid, params["stop_timeout"])
+                remove(pid_file)
+            result.update(pid=None, running=False)
+        elif not check_mode and os.path.exists(pid_file):
+            remove(pid_file)  # stale: it names a dead or foreign PID, never signalled
+        if state == "stopped":
+            return result
+        pid = None
+
+    if pid is not None:
+        if params.get("ready_url"):
+            wait_ready(name, pid, params["ready_url"], params["ready_timeout"], params["log_file"])
+        return result
+
+    result["changed"] = True
+    if check_mode:
+        return result
+    new_pid = spawn(command, params["log_file"], params.get("env"), params.get("chdir"))
+    write_pid(pid_file, new_pid)
+    try:
+        wait_ready(name, new_pid, params.get("ready_url"), params["ready_timeout"], params["log_file"])
+    except LocalProcessError:
+        stop_pid(new_pid, params["stop_timeout"])
+        remove(pid_file)
+        raise
+    result.update(pid=new_pid, running=True, log_file=params["log_file"])
+    return result

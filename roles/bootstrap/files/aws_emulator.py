@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The embedded AWS emulator of the local profile: moto server plus the fixes it needs.
+
+Started by the bootstrap role (gpu_e2e.platform.local_process) on 127.0.0.1.
+Every fix below is a known moto 5.2.5 fault that would otherwise make a second
+`ansible-playbook site.yml` report changes, or make a preflight meaningless.
+They are applied in-process before the server starts; nothing in site-packages
+is edited. Each fix is small, named after the fault, and checked by
+tests/unit/test_aws_emulator.py.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+
+# Realistic spot prices (USD/hour) so the spot preflight has something to judge.
+# Override with a JSON file {"g4dn.xlarge": 0.21, ...} named by
+# GPU_E2E_EMULATOR_SPOT_PRICES, e.g. to reproduce "price above the cap".
+DEFAULT_SPOT_PRICES = {
+    "g4dn.xlarge": 0.2104,
+    "g4dn.2xlarge": 0.3010,
+    "g5.xlarge": 0.4124,
+    "g6.xlarge": 0.3712,
+}
+DEFAULT_UNKNOWN_PRICE = 0.1
+
+
+def fix_nat_gateway_resource_type() -> None:
+    """NAT gateway tags are reported as resource type `nat-gateway`; AWS says `natgateway`.
+
+    amazon.aws filters describe_tags by resource type `natgateway`, finds nothing
+    and re-tags the NAT gateway on every run.
+    """
+    from moto.ec2 import utils as ec2_utils
+
+    ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"  # same dict object as in moto.ec2.models.tags
+
+
+def fix_nodegroup_update_config() -> None:
+    """create_nodegroup leaves `updateConfig` unset; AWS defaults it to maxUnavailable=1.
+
+    community.aws.eks_nodegroup compares it on the second run and crashes on None.
+    """
+    from moto.eks import models as eks_models
+
+    original_init = eks_models.Nodegroup.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if not self.update_config:
+            self.update_config = {"maxUnavailable": 1}
+
+    eks_models.Nodegroup.__init__ = __init__
+
+
+def fix_nodegroup_tagging() -> None:
+    """ListTagsForResource/TagResource/UntagResource accept only cluster ARNs; AWS also takes nodegroup ARNs."""
+    from moto.eks import models as eks_models
+
+    backend = eks_models.EKSBackend
+
+    def find_nodegroup(self, arn):
+        for cluster in self.clusters.values():
+            for nodegroup in cluster.nodegroups.values():
+                if nodegroup.arn == arn:
+                    return nodegroup
+        return None
+
+    def wrap(name, on_nodegroup):
+        original = getattr(backend, name)
+
+        def method(self, resource_arn, *args, **kwargs):
+            nodegroup = find_nodegroup(self, resource_arn)
+            if nodegroup is None:
+                return original(self, resource_arn, *args, **kwargs)
+            return on_nodegroup(nodegroup, *args, **kwargs)
+
+        setattr(backend, name, method)
+
+    def list_tags(nodegroup):
+        return nodegroup.tags
+
+    def tag(nodegroup, tags):
+        nodegroup.tags.update(tags)
+
+    def untag(nodegroup, tag_keys):
+        for key in tag_keys:
+            nodegroup.tags.pop(key, None)
+
+    wrap("list_tags_for_resource", list_tags)
+    wrap("tag_resource", tag)
+    wrap("untag_resource", untag)
+
+
+def load_spot_prices() -> dict:
+    path = os.environ.get("GPU_E2E_EMULATOR_SPOT_PRICES")
+    if not path:
+        return dict(DEFAULT_SPOT_PRICES)
+    with open(path, encoding="utf-8") as handle:
+        prices = json.load(handle)
+    return {str(k): float(v) for k, v in prices.items()}
+
+
+def fix_spot_price_history(prices: dict) -> None:
+    """Every spot price is 0.00001 with a 2006 timestamp; answer with a price table and a current timestamp."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses import spot_instances
+
+    def describe_spot_price_history(self):
+        instance_types = self._get_param("InstanceTypes", [])
+        offerings = self.ec2_backend.describe_spot_price_history(instance_types, self._filters_from_querystring())
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        history = [
+            {
+                "InstanceType": o["InstanceType"],
+                "ProductDescription": "Linux/UNIX (Amazon VPC)",
+                "SpotPrice": f"{prices.get(o['InstanceType'], DEFAULT_UNKNOWN_PRICE):.6f}",
+                "AvailabilityZone": o["Location"],
+                "Timestamp": now,
+            }
+            for o in offerings
+        ]
+        return ActionResult({"SpotPriceHistory": history})
+
+    spot_instances.SpotInstances.describe_spot_price_history = describe_spot_price_history
+
+
+def apply_fixes() -> None:
+    fix_nat_gateway_resource_type()
+    fix_nodegroup_update_config()
+    fix_nodegroup_tagging()
+    fix_spot_price_history(load_spot_prices())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Embedded AWS emulator (moto server with fixes).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the emulator binds to loopback only")
+    # IAM managed policies (AmazonEKSWorkerNodePolicy, ...) must be attachable.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    apply_fixes()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", args.host, "-p", str(args.port)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
