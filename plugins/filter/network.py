@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """CIDR checks for preflight, with the standard library's ipaddress.
 
 Why by hand: ansible.utils' ipaddr filters need the netaddr library and give

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: aws_regions
-author: gpu_e2e.platform contributors
+author: gpu_e2e platform team (@gpu-e2e)
 version_added: 0.1.0
 short_description: List the real AWS region names known to botocore, offline
 description:

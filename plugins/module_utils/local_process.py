@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Start and stop local daemons idempotently, by pid file and PID only.
 
 Why by hand: Ansible has no module that supervises a foreground process
@@ -19,7 +19,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -65,7 +66,7 @@ def check_ready_url(url):
 
 def is_ready(url, timeout=2.0):
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only, checked
+        with open_url(url, timeout=timeout, validate_certs=False) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False

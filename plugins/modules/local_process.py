@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ description:
     O(command) exactly, so a re-run never starts a second copy and a recycled PID is never signalled.
   - Stops by PID only (SIGTERM, then SIGKILL after O(stop_timeout)), never by process name.
 author:
-  - gpu_e2e.platform contributors
+  - gpu_e2e platform team (@gpu-e2e)
 options:
   name:
     description: A label used in messages.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The embedded AWS emulator of the local profile: moto server plus the fixes it needs.
 
 Started by the bootstrap role (gpu_e2e.platform.local_process) on 127.0.0.1.
@@ -87,7 +86,8 @@ def fix_nodegroup_tagging() -> None:
         nodegroup.tags.update(tags)
 
     def untag(nodegroup, tag_keys):
-        for key in tag_keys:
+        # A single ?tagKeys=k arrives as a plain string.
+        for key in [tag_keys] if isinstance(tag_keys, str) else tag_keys or []:
             nodegroup.tags.pop(key, None)
 
     wrap("list_tags_for_resource", list_tags)

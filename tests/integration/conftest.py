@@ -1,0 +1,76 @@
+"""Shared fixtures of the integration tests: free loopback ports and playbook runs."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_playbook(*args: str, env: dict | None = None, json_output: bool = False, timeout: int = 1800):
+    """Run ansible-playbook from the repo root; return the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        PATH=f"{BIN}{os.pathsep}{full_env.get('PATH', '')}",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        # Never let boto3 look for credentials on the network (instance metadata).
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    if json_output:
+        full_env["ANSIBLE_STDOUT_CALLBACK"] = "json"
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)  # None removes a variable
+        else:
+            full_env[key] = value
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), *args],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def changed_tasks(json_stdout: str, prefixes=("amazon.aws.", "community.aws.", "gpu_e2e.platform.")) -> list[str]:
+    """Names of tasks whose module matches a prefix and that reported changed (json callback output)."""
+    data = json.loads(json_stdout[json_stdout.index("{"):])
+    changed = []
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host_result in task["hosts"].values():
+                action = host_result.get("action", "")
+                if action.startswith(prefixes) and host_result.get("changed"):
+                    changed.append(f"{play['play']['name']} / {task['task']['name']}")
+    return changed
+
+
+@pytest.fixture
+def isolated_stack(tmp_path):
+    """Extra vars for a run that shares nothing with a developer's `make run`."""
+    port = free_port()
+    runs_root = tmp_path / "runs"
+    extra = [
+        "-e", f"aws_emulator_port={port}",
+        "-e", f"runs_root={runs_root}",
+        "-e", "stack_name=it-e2e",
+    ]
+    yield {"port": port, "runs_root": runs_root, "extra": extra, "stack": "it-e2e"}
+    # Whatever happened, stop every local process this run recorded (by PID).
+    for pid_file in (runs_root / "it-e2e" / "state").glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass

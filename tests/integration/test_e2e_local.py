@@ -1,0 +1,62 @@
+"""The whole local lifecycle, as `make run` does it: site.yml, site.yml again, teardown, teardown again.
+
+Slow (minutes): it is the one end-to-end test of the local profile.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import changed_tasks, run_playbook
+
+pytestmark = pytest.mark.slow
+
+
+def test_site_then_teardown_leaves_nothing(isolated_stack):
+    extra = isolated_stack["extra"]
+    first = run_playbook("site.yml", *extra)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+
+    run_dir = (isolated_stack["runs_root"] / isolated_stack["stack"] / "latest").resolve()
+    assert (run_dir / "aws" / "vpc.json").exists()
+
+    second = run_playbook("site.yml", *extra, json_output=True)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    assert changed_tasks(second.stdout, prefixes=("amazon.aws.", "community.aws.")) == []
+
+    down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
+    assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
+    assert "0 leftovers" in down.stdout
+    leftovers = json.loads((run_dir / "leftovers.json").read_text())
+    assert leftovers["count"] == 0
+
+    again = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true", json_output=True)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert changed_tasks(again.stdout, prefixes=("amazon.aws.", "community.aws.")) == []
+
+
+def test_bad_inputs_stop_before_anything_exists(isolated_stack):
+    for bad, message in [
+        ("vpc_cidr=10.0.0.0/33", "is not a valid CIDR"),
+        ("aws_region=xx-fake-9", "is not an AWS region"),
+    ]:
+        result = run_playbook("site.yml", *isolated_stack["extra"], "-e", bad)
+        assert result.returncode != 0
+        assert message in result.stdout
+        # Nothing was created: not even the run directory or the emulator.
+        assert not (isolated_stack["runs_root"] / isolated_stack["stack"]).exists()
+
+
+def test_missing_credentials_on_the_aws_profile(tmp_path):
+    env = {
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+    }
+    result = run_playbook("-i", "inventories/aws", "site.yml", "-e", f"runs_root={tmp_path}", env=env)
+    assert result.returncode != 0
+    assert "AWS credentials do not resolve" in result.stdout

@@ -1,0 +1,87 @@
+"""The emulator's fixes, checked against a real moto server on a free loopback port."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    port = free_port()
+    prices = tmp_path_factory.mktemp("prices") / "spot.json"
+    prices.write_text(json.dumps({"g4dn.xlarge": 0.99}))
+    env = dict(os.environ, GPU_E2E_EMULATOR_SPOT_PRICES=str(prices))
+    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def client(endpoint, service):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+
+
+def test_refuses_to_bind_beyond_loopback():
+    result = subprocess.run([sys.executable, str(EMULATOR), "--host", "0.0.0.0"], capture_output=True, text=True)
+    assert result.returncode != 0 and "loopback only" in result.stderr
+
+
+def test_nat_gateway_tags_carry_the_aws_resource_type(endpoint):
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip,
+                                 TagSpecifications=[{"ResourceType": "natgateway",
+                                                     "Tags": [{"Key": "stack", "Value": "t"}]}])
+    nat_id = nat["NatGateway"]["NatGatewayId"]
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [nat_id]},
+                                      {"Name": "resource-type", "Values": ["natgateway"]}])["Tags"]
+    assert [(t["Key"], t["ResourceType"]) for t in tags] == [("stack", "natgateway")]
+
+
+def test_spot_prices_come_from_the_seeded_table(endpoint):
+    history = client(endpoint, "ec2").describe_spot_price_history(InstanceTypes=["g4dn.xlarge"])["SpotPriceHistory"]
+    assert history and {h["SpotPrice"] for h in history} == {"0.990000"}
+
+
+def test_nodegroups_default_update_config_and_take_tags_by_arn(endpoint):
+    iam = client(endpoint, "iam")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    eks = client(endpoint, "eks")
+    eks.create_cluster(name="c", roleArn=role, resourcesVpcConfig={"subnetIds": []})
+    ng = eks.create_nodegroup(clusterName="c", nodegroupName="ng", nodeRole=role, subnets=["subnet-1"],
+                              tags={"stack": "t"})["nodegroup"]
+    assert ng["updateConfig"] == {"maxUnavailable": 1}
+    assert eks.list_tags_for_resource(resourceArn=ng["nodegroupArn"])["tags"] == {"stack": "t"}
+    eks.tag_resource(resourceArn=ng["nodegroupArn"], tags={"owner": "me"})
+    eks.untag_resource(resourceArn=ng["nodegroupArn"], tagKeys=["stack"])
+    assert eks.list_tags_for_resource(resourceArn=ng["nodegroupArn"])["tags"] == {"owner": "me"}
