@@ -38,6 +38,8 @@ setup: $(STAMP) $(BIN)/helm system-deps ## Create .venv with pinned dependencies
 run: setup ## Full local lifecycle: provision, deploy, load test, tear down, audit, report.
 	$(PLAYBOOK) site.yml $(ARGS)
 	$(PLAYBOOK) playbooks/teardown.yml -e teardown_confirm=true $(ARGS)
+	@latest=$$(ls -td runs/*/latest 2>/dev/null | head -n1); \
+	echo "Run directory: $$(readlink -f $$latest)"; echo "Report:        $$(readlink -f $$latest)/report.md"
 
 provision: setup ## Only site.yml (keep the stack up).
 	$(PLAYBOOK) site.yml $(ARGS)

@@ -12,14 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Outside the repository: inside it, ansible-test would list files with git and skip ignored paths.
-DEST = Path(os.environ.get("TMPDIR", "/tmp")) / "gpu-e2e-ansible-test" / "ansible_collections" / "gpu_e2e" / "platform"
+DEST = Path(tempfile.gettempdir()) / "gpu-e2e-ansible-test" / "ansible_collections" / "gpu_e2e" / "platform"
 GET_PIP_STANDIN = '''"""Offline stand-in for get-pip.py, written by scripts/ansible_test_sanity.py."""
 import subprocess
 import sys
+import tempfile
 
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"])
 args = [a for a in sys.argv[1:] if not a.startswith("--")] or ["pip"]
@@ -29,7 +31,7 @@ subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-ve
 
 def collection_files() -> list[str]:
     out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        [shutil.which("git") or "git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout
     return [line for line in out.splitlines() if line and not line.startswith(("collections/", ".cache/"))]

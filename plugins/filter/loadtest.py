@@ -1,5 +1,6 @@
+# -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load test filters: a scenario's stage plan, and SLO target problems for preflight.
 
 Why filters: both are pure functions of inventory values; the plan logic lives

@@ -29,7 +29,9 @@ def cidr_problems(vpc_cidr, subnets, min_prefix=16, max_prefix=28):
     if vpc is None:
         return [f"vpc_cidr {vpc_cidr!r} is not a valid CIDR ({error})"]
     if vpc.version != 4 or not min_prefix <= vpc.prefixlen <= max_prefix:
-        problems.append(f"vpc_cidr {vpc_cidr} must be an IPv4 block between /{min_prefix} and /{max_prefix} (AWS limit)")
+        problems.append(
+            f"vpc_cidr {vpc_cidr} must be an IPv4 block between /{min_prefix} and /{max_prefix} (AWS limit)"
+        )
     parsed = {}
     for label, cidr in (subnets or {}).items():
         net, error = _network(cidr)

@@ -50,7 +50,8 @@ def client(endpoint, service):
 
 
 def test_refuses_to_bind_beyond_loopback():
-    result = subprocess.run([sys.executable, str(EMULATOR), "--host", "0.0.0.0"], capture_output=True, text=True)
+    argv = [sys.executable, str(EMULATOR), "--host", "0.0.0.0"]  # noqa: S104 - must be refused
+    result = subprocess.run(argv, capture_output=True, text=True)
     assert result.returncode != 0 and "loopback only" in result.stderr
 
 

@@ -112,7 +112,7 @@ def fix_spot_price_history(prices: dict) -> None:
     def describe_spot_price_history(self):
         instance_types = self._get_param("InstanceTypes", [])
         offerings = self.ec2_backend.describe_spot_price_history(instance_types, self._filters_from_querystring())
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         history = [
             {
                 "InstanceType": o["InstanceType"],
