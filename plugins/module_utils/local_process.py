@@ -80,10 +80,26 @@ def tail(path, lines=15):
         return ""
 
 
-def wait_ready(name, pid, url, timeout, log_file):
+def pid_alive(pid):
+    """True while the PID exists and is not a zombie (works for processes we did not start)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_ready(name, pid, url, timeout, log_file, alive=None):
+    """Poll `url` until it answers; fail early when the process dies.
+
+    `alive` defaults to a /proc check; for a child we just spawned pass its
+    Popen.poll-based check, since /proc/<pid>/cmdline reads empty while exec runs.
+    """
+    alive = alive or (lambda: pid_alive(pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if cmdline_of(pid) is None:
+        if not alive():
             raise LocalProcessError(
                 f"{name} exited during start-up; last lines of {log_file}: {tail(log_file)}"
             )
@@ -111,7 +127,7 @@ def spawn(command, log_file, env=None, chdir=None):
             )
         except OSError as exc:
             raise LocalProcessError(f"cannot start {command[0]}: {exc}") from exc
-    return proc.pid
+    return proc
 
 
 def write_pid(pid_file, pid):
@@ -130,7 +146,7 @@ def stop_pid(pid, timeout):
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if cmdline_of(pid) is None:
+        if not pid_alive(pid):
             break
         time.sleep(0.1)
     else:
@@ -186,10 +202,12 @@ def ensure(params, check_mode):
     result["changed"] = True
     if check_mode:
         return result
-    new_pid = spawn(command, params["log_file"], params.get("env"), params.get("chdir"))
+    proc = spawn(command, params["log_file"], params.get("env"), params.get("chdir"))
+    new_pid = proc.pid
     write_pid(pid_file, new_pid)
     try:
-        wait_ready(name, new_pid, params.get("ready_url"), params["ready_timeout"], params["log_file"])
+        wait_ready(name, new_pid, params.get("ready_url"), params["ready_timeout"], params["log_file"],
+                   alive=lambda: proc.poll() is None)
     except LocalProcessError:
         stop_pid(new_pid, params["stop_timeout"])
         remove(pid_file)
