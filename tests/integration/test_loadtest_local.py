@@ -1,0 +1,303 @@
+"""Load tests against the real local runtime (runtime/triton_local) on free loopback ports.
+
+Each scenario is at most ~12 s of load: a smoke run with KPIs and the SLO gate, a run whose
+runtime is killed half-way (an error rate, not a crash or a hang), a distributed run (a master
+and two workers) and, when the `prometheus` binary is present, server-side KPIs from Prometheus.
+Nothing asserts absolute speed.
+"""
+
+import importlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+if os.path.join(ROOT, "collections") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "collections"))
+MU = "ansible_collections.gpu_e2e.platform.plugins.module_utils."
+kpis = importlib.import_module(MU + "loadtest_kpis")
+plan_mu = importlib.import_module(MU + "loadtest_plan")
+summary = importlib.import_module(MU + "loadtest_summary")
+
+LOCUSTFILE = os.path.join(ROOT, "loadtest", "locustfile.py")
+RUNTIME = os.path.join(ROOT, "runtime")
+MODEL = "mobilenetv2"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir(os.path.join(RUNTIME, "triton_local")), reason="runtime/triton_local is not there yet"
+)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url, timeout=60, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory):
+    onnx_model = importlib.import_module(MU + "onnx_model")
+    triton_config = importlib.import_module(MU + "triton_config")
+    if onnx_model.missing_libraries():
+        pytest.skip("onnx/onnxruntime are not installed")
+    root = tmp_path_factory.mktemp("repo")
+    (root / MODEL / "1").mkdir(parents=True)
+    data = onnx_model.build_builtin(MODEL)
+    (root / MODEL / "1" / "model.onnx").write_bytes(data)
+    info = onnx_model.inspect_model(data)
+    config = triton_config.model_config(
+        MODEL, onnx_model.batch_dims(info["inputs"], 8), onnx_model.batch_dims(info["outputs"], 8), max_batch_size=8
+    )
+    (root / MODEL / "config.pbtxt").write_text(triton_config.render(config))
+    return str(root)
+
+
+class Runtime:
+    def __init__(self, repository, log_path):
+        self.http = free_port()
+        self.metrics = free_port()
+        env = dict(os.environ, PYTHONPATH=RUNTIME)
+        self.log = open(log_path, "wb")  # closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "triton_local", "--model-repository", repository, "--host", "127.0.0.1",
+             "--http-port", str(self.http), "--metrics-port", str(self.metrics)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_http(f"http://127.0.0.1:{self.http}/v2/health/ready", proc=self.proc)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http}"
+
+    def scrape(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=5) as response:
+            path.write_bytes(response.read())
+        return str(path)
+
+    def stop(self):
+        stop(self.proc)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def runtime(repository, tmp_path_factory):
+    rt = Runtime(repository, tmp_path_factory.mktemp("rt") / "runtime.log")
+    yield rt
+    rt.stop()
+
+
+def locust_cmd(host, plan, out, extra=()):
+    return [
+        sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--host", host, "--model", MODEL,
+        "--plan", json.dumps(plan), "--stages-file", str(out / "stages.json"), "--csv", str(out / "locust"),
+        "--csv-full-history", "--json-file", str(out / "locust"), "--request-timeout", "5", "--stop-timeout", "3",
+        *extra,
+    ]
+
+
+def run_locust(cmd, out, timeout=60):
+    with open(out / "locust.log", "wb") as log:
+        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+
+
+def build(out, start, end, **extra):
+    opts = {
+        "scenario": "smoke", "shape": "steady", "csv_prefix": str(out / "locust"),
+        "stages_file": str(out / "stages.json"), "start": start, "end": end, "model": MODEL, "batch_size": 1,
+        "platform_target": "local", "utilisation": "cpu", "prometheus_url": "", "prometheus_lag_s": 2.0,
+        "slo_targets": {"p95_ms": 60000, "error_rate_pct": 1, "min_throughput_rps": 0.5}, "slo_enabled": True,
+    }
+    opts.update(extra)
+    return kpis.build(opts)
+
+
+def test_smoke_scenario_gives_client_and_server_kpis_and_passes_a_generous_slo(runtime, tmp_path):
+    plan = plan_mu.build_plan("smoke", "steady", {"users": 2, "duration_s": 8})
+    before = runtime.scrape(tmp_path / "metrics-before.txt")
+    start = time.time()
+    result = run_locust(locust_cmd(runtime.url, plan, tmp_path), tmp_path)
+    end = time.time()
+    after = runtime.scrape(tmp_path / "metrics-after.txt")
+    assert result.returncode == 0, (tmp_path / "locust.log").read_text()[-2000:]
+
+    doc = build(tmp_path, start, end, metrics_before=before, metrics_after=after)
+    client, server = doc["client"], doc["server"]
+    assert client["requests"] > 10 and client["failures"] == 0
+    assert client["latency_ms"]["p50"] <= client["latency_ms"]["p95"] <= client["latency_ms"]["p99"]
+    # Every inference the client completed was counted by the server (the 2 extra client requests are
+    # the metadata and config look-ups); requests in flight when Locust stopped count on the server only.
+    assert client["requests"] - 2 <= server["requests_success"] <= client["requests"] - 2 + 2
+    assert server["compute_infer_ms_avg"] > 0 and server["queue_ms_avg"] >= 0
+    assert server["request_ms_avg"] <= client["latency_ms"]["avg"] + 1
+    assert doc["utilisation"]["avg_pct"] > 0 and "CPU" in doc["utilisation"]["label"]
+    assert [s["name"] for s in doc["stages"]] == ["steady"]
+    assert doc["slo"]["passed"] is True
+
+    impossible = build(tmp_path, start, end, slo_targets={"p95_ms": 0.001})
+    assert [v["slo"] for v in impossible["slo"]["violations"]] == ["slo_p95_ms"]
+
+
+def test_killing_the_runtime_mid_scenario_gives_an_error_rate_not_a_hang(repository, tmp_path):
+    rt = Runtime(repository, tmp_path / "runtime.log")
+    try:
+        plan = plan_mu.build_plan("smoke", "steady", {"users": 2, "duration_s": 10})
+        start = time.time()
+        proc = subprocess.Popen(locust_cmd(rt.url, plan, tmp_path), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(4)
+        rt.proc.kill()  # the runtime dies while the scenario runs
+        rc = proc.wait(timeout=40)  # bounded: request timeouts and the plan end the test
+        end = time.time()
+    finally:
+        rt.stop()
+    assert rc != 0  # Locust exits non-zero when requests failed
+    doc = build(tmp_path, start, end)
+    assert doc["client"]["requests"] > 0
+    assert 0 < doc["client"]["error_rate_pct"] <= 100
+    assert any("connection" in e["error"].lower() for e in doc["errors"])
+    assert doc["error_spikes"], "the failures after the kill form an error spike"
+    assert "slo_error_rate_pct" in [v["slo"] for v in doc["slo"]["violations"]]
+    assert end - start < 45
+
+
+def test_distributed_master_and_two_workers(runtime, tmp_path):
+    port = free_port()
+    plan = plan_mu.build_plan("sweep", "sweep", {"users": [2, 4], "step_s": 5, "settle_s": 1})
+    common = ["-f", LOCUSTFILE, "--host", runtime.url, "--model", MODEL, "--request-timeout", "5"]
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "locust", *common, "--worker", "--master-host", "127.0.0.1",
+                          "--master-port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _index in range(2)
+    ]
+    try:
+        result = run_locust(
+            locust_cmd(runtime.url, plan, tmp_path, extra=["--master", "--master-bind-host", "127.0.0.1",
+                                                           "--master-bind-port", str(port), "--expect-workers", "2",
+                                                           "--expect-workers-max-wait", "30"]),
+            tmp_path,
+        )
+        for worker in workers:
+            worker.wait(timeout=20)  # the master tells its workers to quit
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert result.returncode == 0, (tmp_path / "locust.log").read_text()[-2000:]
+    stages = json.loads((tmp_path / "stages.json").read_text())
+    assert stages["complete"] is True
+    assert [(s["name"], s["users"]) for s in stages["stages"]] == [("c2", 2), ("c4", 4)]
+    assert all(s["requests"] > 0 and s["latency_ms"]["p95"] is not None for s in stages["stages"])
+    log = (tmp_path / "locust.log").read_text()
+    assert "2 workers" in log or "worker" in log.lower()
+    doc = build(tmp_path, time.time() - 12, time.time(), shape="sweep", slo_enabled=False)
+    assert doc["sweep"]["knee"] is not None and len(doc["sweep"]["points"]) == 2
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="the prometheus binary is not installed")
+def test_server_side_kpis_come_from_prometheus_when_it_runs(runtime, tmp_path):
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: runtime\n    static_configs: [{{targets: ['127.0.0.1:{runtime.metrics}']}}]\n"
+    )
+    prom = subprocess.Popen(
+        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", proc=prom)
+        up = f"http://127.0.0.1:{port}/api/v1/query?query=up%7Binstance%3D%22127.0.0.1%3A{runtime.metrics}%22%7D"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # a first scrape of the runtime before the window starts
+            with urllib.request.urlopen(up, timeout=5) as response:
+                if json.loads(response.read())["data"]["result"]:
+                    break
+            time.sleep(0.5)
+        time.sleep(1)
+        plan = plan_mu.build_plan("smoke", "steady", {"users": 2, "duration_s": 8})
+        start = time.time()
+        result = run_locust(locust_cmd(runtime.url, plan, tmp_path), tmp_path)
+        end = time.time()
+        assert result.returncode == 0
+        doc = build(tmp_path, start, end, prometheus_url=f"http://127.0.0.1:{port}",
+                    runtime_selector=f'instance="127.0.0.1:{runtime.metrics}"')
+    finally:
+        stop(prom)
+    assert doc["server"]["source"].startswith("prometheus"), doc["missing"]
+    assert "requests_success" in doc["server"], (doc["server"], doc["missing"])
+    assert doc["client"]["requests"] - 2 <= doc["server"]["requests_success"] <= doc["client"]["requests"], doc
+    assert doc["server"]["compute_infer_ms_avg"] > 0
+    assert doc["utilisation"]["avg_pct"] > 0 and len(doc["utilisation"]["series"]) > 3, doc["utilisation"]
+    assert doc["missing"] == {}, doc["missing"]
+
+
+def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, tmp_path):
+    """The loadtest role end to end (one 6 s smoke scenario): progress lines, files, and the gate."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- name: Run the loadtest role.\n  hosts: controller\n  gather_facts: false\n"
+        "  roles:\n    - role: gpu_e2e.platform.loadtest\n"
+    )
+    run_dir = tmp_path / "run"
+    (run_dir / "k8s").mkdir(parents=True)
+    extra = {
+        "run_dir": str(run_dir), "runs_root": str(tmp_path / "runs"), "stack_name": "pytest-loadtest",
+        "loadtest_target_url": runtime.url, "loadtest_metrics_url": f"http://127.0.0.1:{runtime.metrics}/metrics",
+        "prometheus_url": "", "loadtest_scenarios": ["smoke"], "loadtest_smoke_duration_s": 6,
+        "loadtest_poll_delay_s": 2, "slo_p95_ms": "0.001",
+    }
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_CALLBACKS_ENABLED="gpu_e2e.platform.loadtest_progress", ANSIBLE_NOCOLOR="1")
+    bin_dir = os.path.dirname(sys.executable)
+    result = subprocess.run(
+        [os.path.join(bin_dir, "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "SLO gate failed" in out and "P95 latency (ms)" in out and "<= 0.001" in out, out[-3000:]
+    assert "[loadtest smoke]" in out  # live progress lines from the callback
+    doc = json.loads((run_dir / "kpis.json").read_text())
+    assert doc["slo"]["passed"] is False and doc["slo"]["enforced"] is True
+    assert doc["scenarios"]["smoke"]["client"]["requests"] > 0
+    assert doc["scenarios"]["smoke"]["server"]["requests_success"] > 0  # from the /metrics scrapes
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.json", "kpis.json", "latency.png",
+                 "throughput.png"):
+        assert (run_dir / "loadtest" / "smoke" / name).exists(), name
+    events = [e["text"] for e in json.loads((run_dir / "events.json").read_text())["events"]]
+    assert events[:2] == ["Load Test Start: smoke", "Load Test Stop: smoke"]
+    assert any(text.startswith("SLO breach in smoke") for text in events)

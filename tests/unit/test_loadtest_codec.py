@@ -1,0 +1,114 @@
+"""The Triton binary tensor request codec and the per-stage statistics of the locustfile."""
+
+import json
+import math
+import os
+import struct
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+if os.path.join(ROOT, "loadtest") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "loadtest"))
+
+from gpu_e2e_loadtest import stage_stats  # noqa: E402
+from gpu_e2e_loadtest.triton_codec import HEADER, CodecError, build_request, parse_response  # noqa: E402
+
+METADATA = {
+    "name": "mobilenetv2",
+    "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 3, 4, 4]}],
+    "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
+}
+
+
+def test_binary_request_carries_the_json_header_then_the_raw_tensor():
+    body, headers, per_request = build_request(METADATA, batch_size=2, batched=True)
+    length = int(headers[HEADER])
+    header = json.loads(body[:length])
+    assert header["inputs"][0]["shape"] == [2, 3, 4, 4]
+    assert header["inputs"][0]["parameters"]["binary_data_size"] == 2 * 3 * 4 * 4 * 4
+    assert len(body) - length == 2 * 3 * 4 * 4 * 4
+    assert header["outputs"] == [{"name": "logits", "parameters": {"binary_data": True}}]
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert per_request == 2
+    values = struct.unpack("<96f", body[length:])
+    assert all(math.isfinite(v) and abs(v) < 10 for v in values)  # standard normal
+
+
+def test_unbatched_models_keep_their_shape_and_integer_types_work():
+    meta = {"name": "m", "inputs": [{"name": "ids", "datatype": "INT64", "shape": [5]}], "outputs": []}
+    body, headers, per_request = build_request(meta, batch_size=8, batched=False)
+    length = int(headers[HEADER])
+    assert json.loads(body[:length])["inputs"][0]["shape"] == [5]
+    assert len(body) - length == 5 * 8
+    assert per_request == 1
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"name": "m", "inputs": []}, "declares no inputs"),
+        ({"name": "m", "inputs": [{"name": "s", "datatype": "BYTES", "shape": [1]}]}, "not supported"),
+        ({"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, -1]}]}, "dynamic dimension"),
+    ],
+)
+def test_unusable_metadata_is_refused(meta, message):
+    with pytest.raises(CodecError, match=message):
+        build_request(meta, 1, True)
+
+
+def _response(outputs_bytes, declared):
+    head = json.dumps({"outputs": [{"name": "logits", "parameters": {"binary_data_size": declared}}]}).encode()
+    return head + outputs_bytes, str(len(head))
+
+
+def test_a_binary_response_must_carry_the_declared_bytes():
+    body, length = _response(b"\0" * 40, 40)
+    assert parse_response(body, length)["outputs"][0]["name"] == "logits"
+    body, length = _response(b"\0" * 39, 40)
+    with pytest.raises(CodecError, match="declare 40 bytes"):
+        parse_response(body, length)
+
+
+def test_json_responses_and_server_errors():
+    assert parse_response(json.dumps({"outputs": [{"name": "o", "data": [1]}]}).encode())["outputs"]
+    with pytest.raises(CodecError, match="server error"):
+        parse_response(b'{"error": "model not ready"}')
+    with pytest.raises(CodecError, match="no outputs"):
+        parse_response(b"{}")
+    with pytest.raises(CodecError, match="not JSON"):
+        parse_response(b"<html>")
+
+
+class Entry:
+    def __init__(self, num_requests, num_failures, response_times, total):
+        self.num_requests = num_requests
+        self.num_failures = num_failures
+        self.response_times = response_times
+        self.total_response_time = total
+
+
+def test_stage_delta_isolates_the_window_like_locust_would():
+    # Locust's histogram buckets are rounded milliseconds; percentiles are walked from the slowest bucket.
+    before = stage_stats.snapshot(Entry(100, 1, {10: 90, 50: 10}, 1400.0), now=1000.0)
+    after = stage_stats.snapshot(Entry(310, 3, {10: 190, 50: 60, 90: 60}, 10300.0), now=1010.0)
+    delta = stage_stats.delta(before, after, "c4", 4)
+    assert delta["requests"] == 210 and delta["failures"] == 2
+    assert delta["rps"] == 21.0
+    # window histogram: {10: 100, 50: 50, 90: 60}
+    assert delta["latency_ms"]["p50"] == 50
+    assert delta["latency_ms"]["p95"] == 90 and delta["latency_ms"]["p99"] == 90
+    assert delta["latency_ms"]["avg"] == pytest.approx(8900 / 210, abs=1e-3)
+    assert stage_stats.percentile({10: 100, 50: 50, 90: 60}, 0.40) == 10
+
+
+def test_percentile_of_an_empty_window_is_none():
+    assert stage_stats.percentile({}, 0.95) is None
+
+
+def test_a_non_batching_model_with_a_dynamic_first_dimension_gets_the_batch_size():
+    meta = {"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}], "outputs": []}
+    body, headers, per_request = build_request(meta, batch_size=4, batched=False)
+    assert json.loads(body[: int(headers[HEADER])])["inputs"][0]["shape"] == [4, 3]
+    assert per_request == 4
