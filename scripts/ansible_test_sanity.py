@@ -52,6 +52,15 @@ def copy_tree() -> None:
             shutil.copy2(src, dst)
 
 
+def copy_dependencies() -> None:
+    """Put amazon.aws beside the copy: our modules extend its doc fragments."""
+    import ansible_collections.amazon.aws as amazon_aws  # noqa: PLC0415 - from the venv's ansible package
+
+    dst = DEST.parent.parent / "amazon" / "aws"
+    if not dst.exists():
+        shutil.copytree(Path(amazon_aws.__path__[0]), dst, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+
+
 def install_get_pip_standin() -> None:
     cache = Path.home() / ".ansible" / "test" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -65,6 +74,7 @@ def install_get_pip_standin() -> None:
 
 def main() -> int:
     copy_tree()
+    copy_dependencies()
     install_get_pip_standin()
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     cmd = [str(Path(sys.executable).parent / "ansible-test"), "sanity", "--venv", "--python", python, *sys.argv[1:]]

@@ -1,0 +1,315 @@
+"""The leftover scanner against the real local emulator (moto server + fixes) on a free loopback port."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+from ansible_collections.gpu_e2e.platform.plugins.filter.leftovers import leftover_line
+from ansible_collections.gpu_e2e.platform.plugins.filter.leftovers import untagged_line
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import StackLeftoversError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import parse_arn
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import recorded_ids_from_files
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import scan
+
+EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
+STACK = "lo"
+STACK_TAGS = [{"Key": "stack", "Value": STACK}, {"Key": "project", "Value": "p"}]
+ACCOUNT = "123456789012"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    # No IAM managed policies: loading them after every reset costs seconds and the scan never needs them.
+    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="false")
+    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("the emulator did not start")
+            time.sleep(0.3)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def endpoint(server):
+    urllib.request.urlopen(urllib.request.Request(server + "/moto-api/reset", method="POST"), timeout=10)
+    return server
+
+
+def raw(endpoint, service):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+
+
+def factory(endpoint):
+    """What AnsibleAWSModule.client(service, retry_decorator=AWSRetry.jittered_backoff()) returns."""
+    return lambda service: RetryingBotoClientWrapper(raw(endpoint, service), AWSRetry.jittered_backoff(retries=2))
+
+
+def tagspec(rtype, name, tags=STACK_TAGS):
+    return [{"ResourceType": rtype, "Tags": [*tags, {"Key": "Name", "Value": name}]}]
+
+
+def run(endpoint, **params):
+    return scan(factory(endpoint), {"stack_name": STACK, **params})
+
+
+def kinds(items):
+    return sorted(f"{i['service']}/{i['type']}" for i in items)
+
+
+def make_network(endpoint):
+    """The vpc role's shape: VPC, 2 subnets, IGW, NAT with its EIP, a route table; all tagged."""
+    ec2 = raw(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16", TagSpecifications=tagspec("vpc", "lo-vpc"))["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az,
+                          TagSpecifications=tagspec("subnet", f"lo-public-{az[-1]}"))["Subnet"]["SubnetId"]
+        for cidr, az in (("10.42.0.0/20", "us-east-1a"), ("10.42.16.0/20", "us-east-1b"))
+    ]
+    igw = ec2.create_internet_gateway(TagSpecifications=tagspec("internet-gateway", "lo-igw"))
+    ec2.attach_internet_gateway(InternetGatewayId=igw["InternetGateway"]["InternetGatewayId"], VpcId=vpc)
+    eip = ec2.allocate_address(Domain="vpc", TagSpecifications=tagspec("elastic-ip", "lo-nat"))["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=eip,
+                                 TagSpecifications=tagspec("natgateway", "lo-nat"))["NatGateway"]["NatGatewayId"]
+    ec2.create_route_table(VpcId=vpc, TagSpecifications=tagspec("route-table", "lo-public"))
+    return {"vpc": vpc, "subnets": subnets, "nat": nat, "eip": eip}
+
+
+def test_an_empty_account_has_no_leftovers(endpoint):
+    result = run(endpoint)
+    assert result["count"] == 0 and result["leftovers"] == []
+    assert result["est_usd_per_day_total"] == 0
+    assert result["untagged_in_stack_vpcs"] == []
+
+
+def test_every_service_is_found_with_a_cost_per_day(endpoint):
+    net = make_network(endpoint)
+    ec2 = raw(endpoint, "ec2")
+    ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="g4dn.xlarge",
+                      SubnetId=net["subnets"][0], TagSpecifications=tagspec("instance", "lo-node"))
+    ec2.create_volume(AvailabilityZone="us-east-1a", Size=30, VolumeType="gp3",
+                      TagSpecifications=tagspec("volume", "lo-data"))
+    ec2.create_security_group(GroupName="lo-sg", Description="sg", VpcId=net["vpc"],
+                              TagSpecifications=tagspec("security-group", "lo-sg"))
+    elb = raw(endpoint, "elbv2")
+    # Created by the AWS Load Balancer Controller: tagged for the cluster, not with stack=.
+    elb.create_load_balancer(Name="k8s-triton", Subnets=net["subnets"],
+                             Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": STACK}])
+    elb.create_target_group(Name="k8s-triton-tg", Protocol="HTTP", Port=8000, VpcId=net["vpc"],
+                            Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": STACK}])
+    iam = raw(endpoint, "iam")
+    role = iam.create_role(RoleName="lo-cluster", AssumeRolePolicyDocument="{}", Tags=STACK_TAGS)["Role"]["Arn"]
+    iam.create_open_id_connect_provider(Url="https://oidc.eks.us-east-1.amazonaws.com/id/LO",
+                                        ThumbprintList=["a" * 40], ClientIDList=["sts.amazonaws.com"],
+                                        Tags=STACK_TAGS)
+    eks = raw(endpoint, "eks")
+    eks.create_cluster(name=STACK, roleArn=role, resourcesVpcConfig={"subnetIds": net["subnets"]},
+                       tags={"stack": STACK})
+    eks.create_nodegroup(clusterName=STACK, nodegroupName="gpu", nodeRole=role, subnets=net["subnets"],
+                         instanceTypes=["g4dn.xlarge"], capacityType="SPOT",
+                         scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 2}, tags={"stack": STACK})
+    s3 = raw(endpoint, "s3")
+    s3.create_bucket(Bucket="lo-models")
+    s3.put_bucket_tagging(Bucket="lo-models", Tagging={"TagSet": STACK_TAGS})
+    raw(endpoint, "ecr").create_repository(repositoryName="lo/triton", tags=STACK_TAGS)
+    raw(endpoint, "logs").create_log_group(logGroupName=f"/aws/eks/{STACK}/cluster")
+    raw(endpoint, "budgets").create_budget(AccountId=ACCOUNT, Budget={
+        "BudgetName": f"{STACK}-monthly", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
+        "TimeUnit": "MONTHLY", "BudgetType": "COST"})
+
+    result = run(endpoint)
+
+    assert kinds(result["leftovers"]) == sorted([
+        "budgets/budget", "ec2/elastic-ip", "ec2/instance", "ec2/internet-gateway", "ec2/natgateway",
+        "ec2/route-table", "ec2/security-group", "ec2/subnet", "ec2/subnet", "ec2/volume", "ec2/vpc",
+        "ecr/repository", "eks/cluster", "eks/nodegroup", "elasticloadbalancing/loadbalancer",
+        "elasticloadbalancing/targetgroup", "iam/oidc-provider", "iam/role", "logs/log-group", "s3/bucket",
+    ])
+    assert result["count"] == len(result["leftovers"])
+    per_day = {(i["service"], i["type"]): i["est_usd_per_day"] for i in result["leftovers"]}
+    assert per_day[("ec2", "natgateway")] == pytest.approx(0.045 * 24)
+    assert per_day[("ec2", "elastic-ip")] == pytest.approx(0.005 * 24)
+    assert per_day[("ec2", "instance")] == pytest.approx(0.526 * 24)  # on-demand
+    assert per_day[("eks", "cluster")] == pytest.approx(0.10 * 24)
+    assert per_day[("eks", "nodegroup")] == pytest.approx(2 * 0.2104 * 24)  # 2 spot nodes, not seen as instances
+    assert per_day[("elasticloadbalancing", "loadbalancer")] == pytest.approx(0.0225 * 24)
+    assert per_day[("ec2", "volume")] == pytest.approx(30 * 0.08 / 30)
+    assert result["est_usd_per_day_total"] == pytest.approx(sum(per_day.values()), abs=0.01)
+    lb = next(i for i in result["leftovers"] if i["type"] == "loadbalancer")
+    assert lb["reason"] == f"tagged elbv2.k8s.aws/cluster={STACK}"
+
+
+def test_an_untagged_look_alike_is_not_a_leftover(endpoint):
+    net = make_network(endpoint)
+    ec2 = raw(endpoint, "ec2")
+    no_stack = [{"Key": "project", "Value": "p"}]
+    # Same names, same VPC, without the stack tag; plus a look-alike VPC elsewhere.
+    twin = ec2.create_subnet(VpcId=net["vpc"], CidrBlock="10.42.32.0/20",
+                             TagSpecifications=tagspec("subnet", "lo-public-a", no_stack))["Subnet"]["SubnetId"]
+    twin_vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16", TagSpecifications=tagspec("vpc", "lo-vpc", no_stack))
+    twin_eip = ec2.allocate_address(Domain="vpc", TagSpecifications=tagspec("elastic-ip", "lo-nat", no_stack))
+    raw(endpoint, "iam").create_role(RoleName="lo-cluster-copy", AssumeRolePolicyDocument="{}")
+    raw(endpoint, "s3").create_bucket(Bucket="lo-models-copy")
+
+    result = run(endpoint)
+
+    ids = {i["id"] for i in result["leftovers"]}
+    assert twin not in ids
+    assert twin_vpc["Vpc"]["VpcId"] not in ids
+    assert twin_eip["AllocationId"] not in ids
+    assert not ids & {"lo-cluster-copy", "lo-models-copy"}
+    assert net["vpc"] in ids and net["nat"] in ids
+    untagged = {i["id"]: i for i in result["untagged_in_stack_vpcs"]}
+    assert untagged[twin]["vpc_id"] == net["vpc"]
+    assert {"lo-cluster-copy", "lo-models-copy"} <= set(untagged)
+
+
+def test_a_deleted_nat_gateway_is_not_a_leftover(endpoint):
+    net = make_network(endpoint)
+    ec2 = raw(endpoint, "ec2")
+    ec2.delete_nat_gateway(NatGatewayId=net["nat"])
+    ec2.release_address(AllocationId=net["eip"])
+    states = {n["NatGatewayId"]: n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]}
+    assert states[net["nat"]] == "deleted"  # the emulator (like AWS) still lists it
+
+    result = run(endpoint)
+
+    assert "ec2/natgateway" not in kinds(result["leftovers"])
+    assert "ec2/elastic-ip" not in kinds(result["leftovers"])
+    assert "ec2/vpc" in kinds(result["leftovers"])
+
+
+def test_a_recorded_id_is_a_leftover_even_without_tags(endpoint, tmp_path):
+    ec2 = raw(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.44.0.0/16")["Vpc"]["VpcId"]  # tag removed by hand
+    record = tmp_path / "vpc.json"
+    record.write_text(json.dumps({"vpc_id": vpc, "azs": ["us-east-1a"], "nested": {"ids": ["nat-0123456789abcdef0"]}}))
+
+    assert run(endpoint)["count"] == 0
+    result = run(endpoint, recorded_files=[str(record), str(tmp_path / "missing.json")])
+
+    assert [(i["id"], i["reason"]) for i in result["leftovers"]] == [(vpc, "id recorded in the run directory")]
+
+
+def test_ignored_types_are_reported_apart(endpoint):
+    raw(endpoint, "budgets").create_budget(AccountId=ACCOUNT, Budget={
+        "BudgetName": f"{STACK}-monthly", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
+        "TimeUnit": "MONTHLY", "BudgetType": "COST"})
+    raw(endpoint, "budgets").create_budget(AccountId=ACCOUNT, Budget={
+        "BudgetName": "someone-else", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
+        "TimeUnit": "MONTHLY", "BudgetType": "COST"})
+
+    result = run(endpoint, ignore=["budgets/budget"])
+
+    assert result["count"] == 0
+    assert [i["id"] for i in result["ignored"]] == [f"{STACK}-monthly"]
+
+
+def test_tagged_resources_of_other_services_come_from_the_tagging_api(endpoint):
+    s3 = raw(endpoint, "s3")
+    s3.create_bucket(Bucket="unrelated-name")
+    s3.put_bucket_tagging(Bucket="unrelated-name", Tagging={"TagSet": STACK_TAGS})
+
+    result = run(endpoint)
+
+    assert [(i["id"], i["reason"]) for i in result["leftovers"]] == [
+        ("unrelated-name", f"tagged stack={STACK} (tagging API)")]
+
+
+def test_price_overrides_change_the_estimate(endpoint):
+    make_network(endpoint)
+
+    result = run(endpoint, prices={"hourly": {"nat_gateway": 0.1}})
+
+    nat = next(i for i in result["leftovers"] if i["type"] == "natgateway")
+    assert nat["est_usd_per_day"] == pytest.approx(2.4)
+
+
+def test_an_unreachable_endpoint_raises_the_one_error_type():
+    dead = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(StackLeftoversError, match="Failed to describe VPCs"):
+        scan(lambda service: RetryingBotoClientWrapper(
+            boto3.client(service, endpoint_url=dead, region_name="us-east-1", aws_access_key_id="k",
+                         aws_secret_access_key="local-emulator-secret",
+                         config=Config(retries={"max_attempts": 1}, connect_timeout=2)),
+            AWSRetry.jittered_backoff(retries=1)), {"stack_name": STACK})
+
+
+def test_arns_and_recorded_ids_are_parsed(tmp_path):
+    assert parse_arn("arn:aws:ec2:us-east-1:1:vpc/vpc-0abc") == ("ec2", "vpc", "vpc-0abc")
+    assert parse_arn("arn:aws:s3:::bucket-a") == ("s3", "bucket", "bucket-a")
+    lb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/k8s/abc"
+    assert parse_arn(lb) == ("elasticloadbalancing", "loadbalancer", lb)
+    assert parse_arn("arn:aws:logs:us-east-1:1:log-group:/aws/eks/x/cluster") == (
+        "logs", "log-group", "/aws/eks/x/cluster")
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"a": "vpc-0123456789abcdef0", "b": ["10.0.0.0/16", "us-east-1a", "vpc-xyz"],
+                                "c": {"d": "arn:aws:iam::1:role/x"}}))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert recorded_ids_from_files([str(path), str(broken)]) == ["arn:aws:iam::1:role/x", "vpc-0123456789abcdef0"]
+
+
+def test_output_lines_name_the_cost_and_the_reason():
+    item = {"service": "ec2", "type": "natgateway", "id": "nat-1", "name": "lo-nat", "reason": "tagged stack=lo",
+            "est_usd_per_day": 1.08}
+    assert leftover_line(item) == "LEFTOVER ec2/natgateway nat-1 (lo-nat): ~$1.08/day - tagged stack=lo"
+    kept = leftover_line(dict(item, est_usd_per_day=None), "KEPT")
+    assert kept.startswith("KEPT ec2/natgateway nat-1 (lo-nat): cost unknown")
+    assert untagged_line({"service": "ec2", "type": "subnet", "id": "subnet-1", "name": "x", "vpc_id": "vpc-1",
+                          "note": "not the stack's"}) == "UNTAGGED ec2/subnet subnet-1 (x) in vpc-1: not the stack's"
+
+
+def test_a_scan_can_be_limited_to_some_services(endpoint, tmp_path):
+    net = make_network(endpoint)
+    raw(endpoint, "elbv2").create_load_balancer(Name="k8s-only", Subnets=net["subnets"],
+                                                Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": STACK}])
+
+    only_elb = run(endpoint, services=["elbv2"])
+    only_tagging = run(endpoint, services=["tagging"])
+
+    assert kinds(only_elb["leftovers"]) == ["elasticloadbalancing/loadbalancer"]
+    # Without the EC2 look-ups, the tagging API's view of the network is reported.
+    assert "ec2/vpc" in kinds(only_tagging["leftovers"])
+    with pytest.raises(StackLeftoversError, match="unknown services"):
+        run(endpoint, services=["dragons"])
+
+
+def test_recorded_files_may_be_glob_patterns(tmp_path):
+    for ts, vpc in (("20261122T060000Z", "vpc-0123456789abcdef0"), ("20261122T070000Z", "vpc-0fedcba9876543210")):
+        (tmp_path / ts / "aws").mkdir(parents=True)
+        (tmp_path / ts / "aws" / "vpc.json").write_text(json.dumps({"vpc_id": vpc}))
+
+    found = recorded_ids_from_files([str(tmp_path / "*" / "aws" / "*.json"), str(tmp_path / "state" / "*.json")])
+
+    assert found == ["vpc-0123456789abcdef0", "vpc-0fedcba9876543210"]
