@@ -128,11 +128,86 @@ def fix_spot_price_history(prices: dict) -> None:
     spot_instances.SpotInstances.describe_spot_price_history = describe_spot_price_history
 
 
+def fix_budgets_subscribers_and_update() -> None:
+    """Budgets DescribeSubscribersForNotification and UpdateBudget answer 500 (not implemented).
+
+    moto stores each notification's subscribers but cannot return them, and cannot change a
+    budget in place; gpu_e2e.platform.aws_budget needs both to be idempotent, as on AWS.
+    """
+    from moto.budgets.exceptions import NotFoundException
+    from moto.budgets.responses import BudgetsResponse
+    from moto.core.utils import unix_time
+
+    def find_budget(self, name):
+        budget = self.backend.budgets[self._get_param("AccountId")].get(name)
+        if budget is None:
+            raise NotFoundException(f"Unable to get budget: {name} - the budget doesn't exist.")
+        return budget
+
+    def key(notification):  # how AWS identifies a notification
+        return (notification.get("NotificationType"), notification.get("ComparisonOperator"),
+                float(notification.get("Threshold", 0)), notification.get("ThresholdType", "PERCENTAGE"))
+
+    def describe_subscribers_for_notification(self):
+        budget = find_budget(self, self._get_param("BudgetName"))
+        wanted = key(self._get_param("Notification"))
+        for notification in budget.notifications:
+            if key(notification.details) == wanted:
+                return json.dumps({"Subscribers": notification.subscribers})
+        raise NotFoundException("Unable to find the notification of the budget.")
+
+    def update_budget(self):
+        new_budget = self._get_param("NewBudget")
+        budget = find_budget(self, new_budget["BudgetName"])
+        new_budget.setdefault("TimePeriod", budget.budget["TimePeriod"])
+        new_budget["LastUpdatedTime"] = unix_time()
+        budget.budget = new_budget
+        return json.dumps({})
+
+    BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
+    BudgetsResponse.update_budget = update_budget
+
+
+def fix_eks_update_cluster_config() -> None:
+    """UpdateClusterConfig replaces the whole resourcesVpcConfig and answers with the cluster, not an update.
+
+    AWS merges the endpoint-access fields into the cluster's VPC config (subnets stay) and answers
+    {"update": {...}}; gpu_e2e.platform.eks_cluster_config needs both to converge and re-run with no change.
+    The update is reported Successful at once (nothing to wait for in the emulator).
+    """
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.eks.responses import EKSResponse
+
+    def update_cluster_config(self):
+        name = self._get_param("name")
+        cluster = self.eks_backend.describe_cluster(name=name)
+        vpc_config = self._get_param("resourcesVpcConfig")
+        logging = self._get_param("logging")
+        params = []
+        if vpc_config:
+            cluster.resources_vpc_config = dict(cluster.resources_vpc_config or {}, **vpc_config)
+            params = [{"type": key, "value": json.dumps(value)} for key, value in sorted(vpc_config.items())]
+        if logging:
+            cluster.logging = logging
+            params.append({"type": "ClusterLogging", "value": json.dumps(logging)})
+        update = {"id": str(uuid.uuid4()), "status": "Successful",
+                  "type": "EndpointAccessUpdate" if vpc_config else "LoggingUpdate",
+                  "params": params, "createdAt": utcnow(), "errors": []}
+        return ActionResult({"update": update})
+
+    EKSResponse.update_cluster_config = update_cluster_config
+
+
 def apply_fixes() -> None:
     fix_nat_gateway_resource_type()
     fix_nodegroup_update_config()
     fix_nodegroup_tagging()
     fix_spot_price_history(load_spot_prices())
+    fix_budgets_subscribers_and_update()
+    fix_eks_update_cluster_config()
 
 
 def main(argv=None) -> int:
