@@ -202,6 +202,13 @@ def ensure(params, check_mode):
     result["changed"] = True
     if check_mode:
         return result
+    if params.get("ready_url") and is_ready(params["ready_url"]):
+        # Something else (a stale copy, another service) already answers: a new
+        # process would die on the busy port while the other one passed for it.
+        raise LocalProcessError(
+            f"{params['ready_url']} already answers but not from the process in {pid_file}: "
+            "stop what holds the port (by its PID) or choose another port"
+        )
     proc = spawn(command, params["log_file"], params.get("env"), params.get("chdir"))
     new_pid = proc.pid
     write_pid(pid_file, new_pid)

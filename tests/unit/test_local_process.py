@@ -84,3 +84,13 @@ def test_readiness_timeout_stops_the_process(params):
         lp.ensure(params, check_mode=False)
     assert time.monotonic() - started < 15
     assert not os.path.exists(params["pid_file"])
+
+
+def test_a_port_held_by_something_else_is_refused(params):
+    holder = lp.ensure(dict(params, pid_file=params["pid_file"] + ".other"), check_mode=False)
+    try:
+        with pytest.raises(lp.LocalProcessError, match="already answers"):
+            lp.ensure(params, check_mode=False)
+        assert not os.path.exists(params["pid_file"])
+    finally:
+        lp.ensure(dict(params, pid_file=params["pid_file"] + ".other", state="stopped"), check_mode=False)
