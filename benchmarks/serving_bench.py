@@ -1,0 +1,410 @@
+# Copyright: gpu_e2e.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Serving benchmark: raw onnxruntime against the local Triton-compatible runtime.
+
+One run measures, on this machine and in this order:
+  1. raw onnxruntime throughput and latency for the packaged model (batch 1, one caller,
+     the runtime's thread settings),
+  2. throughput and latency through the runtime (HTTP, binary tensors, dynamic batching)
+     at concurrency 1, 4 and 16,
+  3. raw onnxruntime again (CPU speed drifts on shared machines: the reference is the
+     mean of the two raw phases that bracket the served ones),
+and reports the ratios: served/raw throughput at saturation and the P50 overhead at
+concurrency 1. Goals: ratio >= 0.85, overhead <= 2 ms. This is a benchmark, not a test:
+it reports misses, it does not fail on them. Results are appended to docs/benchmarks.md.
+
+The load generator is a small asyncio HTTP/1.1 client in this process (keep-alive
+connections, one pre-encoded Triton binary-tensor request) so that the client costs as
+little CPU as possible: on a 2-core machine client, server and onnxruntime share the
+same cores, and a heavier client would be measured as server overhead.
+
+    python benchmarks/serving_bench.py [--architecture mobilenetv2] [--duration 8] [--output docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "collections"))
+sys.path.insert(0, os.path.join(ROOT, "runtime"))
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_package  # noqa: E402
+from triton_local import cli as runtime_cli  # noqa: E402
+from triton_local import pbtxt  # noqa: E402
+from triton_local.model import create_session, thread_settings  # noqa: E402
+
+GOAL_RATIO = 0.85
+GOAL_OVERHEAD_MS = 2.0
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentiles(values_ms):
+    if not values_ms:
+        return {"p50": None, "p95": None, "p99": None}
+    arr = np.asarray(values_ms)
+    return {f"p{q}": round(float(np.percentile(arr, q)), 3) for q in (50, 95, 99)}
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            mem_gib = round(int(handle.readline().split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    import onnxruntime  # noqa: PLC0415
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "kernel": platform.release(),
+        "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
+        "load_average_1m_at_start": round(load, 2) if load is not None else None,
+    }
+
+
+# --- the model under test -------------------------------------------------------------------------
+
+
+def package_model(architecture, repository, instances, intra_threads, delay_us=100):
+    """The model stage's local-profile config.pbtxt (instances and threads as the role's defaults, or given)."""
+    params = {
+        "name": architecture, "repository": repository, "source": "builtin", "architecture": architecture, "seed": 0,
+        "path": None, "torchvision_model": None, "torchvision_weights": "DEFAULT", "version": 1, "max_batch_size": 8,
+        "preferred_batch_sizes": [4, 8], "max_queue_delay_microseconds": delay_us, "max_queue_size": 128,
+        "instance_kind": "KIND_CPU", "instance_count": instances, "tensorrt_fp16": False,
+        "intra_op_threads": intra_threads,
+    }
+    return onnx_package.package(params)
+
+
+def request_bytes(model_name, tensor):
+    header = json.dumps({
+        "inputs": [{"name": "input", "shape": list(tensor.shape), "datatype": "FP32",
+                    "parameters": {"binary_data_size": tensor.nbytes}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": True}}],
+    }).encode()
+    body = header + tensor.tobytes()
+    head = (f"POST /v2/models/{model_name}/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/octet-stream\r\nInference-Header-Content-Length: {len(header)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+# --- raw onnxruntime ------------------------------------------------------------------------------
+
+
+def _raw_loop(session, feeds, deadline, latencies):
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        session.run(None, feeds)
+        latencies.append((time.perf_counter() - t0) * 1000.0)
+
+
+def bench_raw(sessions, tensor, duration):
+    """One caller on one session (the latency reference), then one caller per instance (saturation)."""
+    feeds = {"input": tensor}
+    for session in sessions:
+        for _warm in range(5):
+            session.run(None, feeds)
+    single = []
+    started = time.perf_counter()
+    _raw_loop(sessions[0], feeds, started + duration / 2, single)
+    single_s = time.perf_counter() - started
+    per_caller = [[] for _unused in sessions]
+    started = time.perf_counter()
+    threads = [threading.Thread(target=_raw_loop, args=(s, feeds, started + duration / 2, lat))
+               for s, lat in zip(sessions, per_caller, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    parallel_s = time.perf_counter() - started
+    parallel = [v for lat in per_caller for v in lat]
+    return {
+        "callers": len(sessions),
+        "single_requests": len(single), "single_throughput": round(len(single) / single_s, 2),
+        **percentiles(single),
+        "requests": len(parallel), "throughput": round(len(parallel) / parallel_s, 2),
+    }
+
+
+# --- served ---------------------------------------------------------------------------------------
+
+
+async def _connection(port, payload, deadline, latencies, errors, first_body):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            writer.write(payload)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            header_length = None
+            for line in head.split(b"\r\n")[1:]:
+                name, _sep, value = line.partition(b":")
+                lname = name.strip().lower()
+                if lname == b"content-length":
+                    length = int(value)
+                elif lname == b"inference-header-content-length":
+                    header_length = int(value)
+            body = await reader.readexactly(length)
+            if status != 200:
+                errors.append(status)
+                continue
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+            if not first_body:
+                first_body.append((header_length, body))
+    finally:
+        writer.close()
+
+
+async def _served(port, payload, concurrency, duration):
+    latencies, errors, first = [], [], []
+    warm_deadline = time.perf_counter() + 1.0
+    await asyncio.gather(*[_connection(port, payload, warm_deadline, [], [], []) for _unused in range(concurrency)])
+    started = time.perf_counter()
+    deadline = started + duration
+    await asyncio.gather(*[_connection(port, payload, deadline, latencies, errors, first)
+                           for _unused in range(concurrency)])
+    elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed, first
+
+
+def bench_served(port, payload, concurrency, duration):
+    latencies, errors, elapsed, first = asyncio.run(_served(port, payload, concurrency, duration))
+    return {
+        "concurrency": concurrency, "requests": len(latencies), "errors": len(errors),
+        "throughput": round(len(latencies) / elapsed, 2), **percentiles(latencies),
+    }, first
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("nv_inference_count{") or line.startswith("nv_inference_exec_count{"):
+            values[line.split("{")[0]] = float(line.rsplit(" ", 1)[1])
+    return values
+
+
+def start_runtime(repository, http_port, metrics_port, log_path, extra_args=()):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "runtime"))
+    log = open(log_path, "ab")  # noqa: SIM115 - closed by the caller through the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triton_local", "--model-repository", repository, "--host", "127.0.0.1",
+         "--http-port", str(http_port), "--metrics-port", str(metrics_port), *extra_args],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the runtime exited at start; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as r:  # noqa: S310
+                if r.status == 200:
+                    return proc, log
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the runtime was not ready after 60 s")
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def markdown(result):
+    m = result["machine"]
+    c = result["config"]
+    lines = [
+        f"## {result['date']} - {result['architecture']} (random weights), local CPU runtime",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, "
+        f"Python {m['python']}, onnxruntime {m['onnxruntime']}; "
+        f"1-min load average at start {m['load_average_1m_at_start']}. Client, runtime and onnxruntime share "
+        f"these cores. Model {result['model_bytes'] / 1e6:.1f} MB; config.pbtxt: max_batch_size {c['max_batch_size']}, "
+        f"preferred {c['preferred']}, queue delay {c['delay_us']} us, {c['instances']} instance(s) x "
+        f"{c['intra_threads'] or 'default'} intra-op thread(s), spinning {'on' if c['spinning'] else 'off'}"
+        f"{', runtime flags ' + c['runtime_args'] if c['runtime_args'] else ''}. {result['duration_s']} s per phase. "
+        "CPU figures: nothing here predicts GPU numbers.",
+        "",
+        "| phase | concurrency | requests | errors | throughput (infer/s) | P50 ms | P95 ms | P99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, row in (("before", result["raw_before"]), ("after", result["raw_after"])):
+        lines.append(f"| raw onnxruntime, 1 caller ({label}) | 1 | {row['single_requests']} | 0 | "
+                     f"{row['single_throughput']} | {row['p50']} | {row['p95']} | {row['p99']} |")
+        lines.append(f"| raw onnxruntime, {row['callers']} caller(s) ({label}) | {row['callers']} | {row['requests']} "
+                     f"| 0 | {row['throughput']} | | | |")
+    for row in result["served"]:
+        lines.append(f"| served (HTTP, binary tensors) | {row['concurrency']} | {row['requests']} | {row['errors']} | "
+                     f"{row['throughput']} | {row['p50']} | {row['p95']} | {row['p99']} |")
+    s = result["summary"]
+    lines += [
+        "",
+        f"- Throughput at saturation: {s['served_saturation_throughput']} infer/s served (concurrency "
+        f"{s['saturation_concurrency']}) vs {s['raw_throughput']} raw = **{s['throughput_ratio']:.2f}** "
+        f"(goal >= {GOAL_RATIO}: {'met' if s['ratio_ok'] else 'MISSED'}).",
+        f"- P50 overhead at concurrency 1: {s['served_p50_c1']} - {s['raw_p50']} ms = "
+        f"**{s['overhead_p50_ms']:.2f} ms** "
+        f"(goal <= {GOAL_OVERHEAD_MS} ms: {'met' if s['overhead_ok'] else 'MISSED'}).",
+        f"- Mean batch size at the highest concurrency (nv_inference_count / nv_inference_exec_count): "
+        f"{s['mean_batch_at_max']}.",
+        f"- Raw throughput drift between the two raw phases: {s['raw_drift_pct']}%.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def append_report(path, text):
+    header = (
+        "# Benchmarks\n\nAppended by `make bench` (benchmarks/serving_bench.py). Local figures are CPU figures of the "
+        "machine named in each section, with built-in models whose weights are random; compare ratios within a "
+        "section, not absolute numbers across sections.\n\n"
+    )
+    exists = os.path.exists(path)
+    with open(path, "a", encoding="utf-8") as handle:
+        if not exists:
+            handle.write(header)
+        handle.write(text + "\n")
+
+
+def summarize(raw_before, raw_after, served):
+    raw_tp = (raw_before["throughput"] + raw_after["throughput"]) / 2
+    raw_p50 = (raw_before["p50"] + raw_after["p50"]) / 2
+    saturation = max(served, key=lambda r: r["throughput"])
+    c1 = next((r for r in served if r["concurrency"] == 1), served[0])
+    ratio = saturation["throughput"] / raw_tp if raw_tp else 0.0
+    overhead = c1["p50"] - raw_p50
+    drift = (raw_after["throughput"] - raw_before["throughput"]) / raw_before["throughput"] * 100.0 \
+        if raw_before["throughput"] else None
+    return {
+        "raw_throughput": round(raw_tp, 2), "raw_p50": round(raw_p50, 3),
+        "served_saturation_throughput": saturation["throughput"],
+        "saturation_concurrency": saturation["concurrency"],
+        "throughput_ratio": round(ratio, 3), "ratio_ok": ratio >= GOAL_RATIO,
+        "served_p50_c1": c1["p50"], "overhead_p50_ms": round(overhead, 3), "overhead_ok": overhead <= GOAL_OVERHEAD_MS,
+        "mean_batch_at_max": served[-1].get("mean_batch"),
+        "raw_drift_pct": round(drift, 1) if drift is not None else None,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--architecture", default="mobilenetv2", choices=["mobilenetv2", "resnet50"])
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
+    parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--instances", type=int, default=2, help="instance_group count (the role's local default: 2)")
+    parser.add_argument("--intra-threads", type=int, default=1,
+                        help="intra_op_thread_count per instance (the role's local default: 1; 0 = onnxruntime's)")
+    parser.add_argument("--delay-us", type=int, default=100, help="max_queue_delay_microseconds (role default 100)")
+    parser.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    parser.add_argument("--json", help="also write the raw results as JSON here")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--runtime-args", default="", help="extra flags for the runtime, e.g. '--allow-spinning 0'")
+    args = parser.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    extra = args.runtime_args.split()
+    # The raw reference uses exactly the runtime's settings: its defaults plus the same overrides.
+    runtime = runtime_cli.parse_args(["--model-repository", "-", *extra])
+
+    with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
+        repository = os.path.join(tmp, "models")
+        pkg = package_model(args.architecture, repository, args.instances, args.intra_threads, args.delay_us)
+        with open(pkg["config_path"], encoding="utf-8") as handle:
+            config = pbtxt.parse(handle.read())
+        intra, inter = thread_settings(config, runtime.intra_op_threads, runtime.inter_op_threads)
+        with open(pkg["model_path"], "rb") as handle:
+            model_bytes = handle.read()
+        spinning = bool(runtime.allow_spinning)
+        sessions = [create_session(model_bytes, intra, inter, spinning) for _unused in range(args.instances)]
+        tensor = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+        reference = sessions[0].run(None, {"input": tensor})[0]
+        payload = request_bytes(pkg["name"], tensor)
+        http_port, metrics_port = free_port(), free_port()
+
+        print(f"raw onnxruntime, {args.duration} s ...", flush=True)
+        raw_before = bench_raw(sessions, tensor, args.duration)
+        print(f"  {raw_before}", flush=True)
+        proc, log = start_runtime(repository, http_port, metrics_port, os.path.join(tmp, "runtime.log"), extra)
+        served = []
+        try:
+            for level in levels:
+                before = scrape(metrics_port)
+                print(f"served, concurrency {level}, {args.duration} s ...", flush=True)
+                row, first = bench_served(http_port, payload, level, args.duration)
+                after = scrape(metrics_port)
+                execs = after["nv_inference_exec_count"] - before["nv_inference_exec_count"]
+                inferences = after["nv_inference_count"] - before["nv_inference_count"]
+                row["mean_batch"] = round(inferences / execs, 2) if execs else None
+                if first:
+                    header_length, body = first[0]
+                    served_out = np.frombuffer(body[header_length:], dtype=np.float32).reshape(reference.shape)
+                    if not np.allclose(served_out, reference, rtol=1e-4, atol=1e-5):
+                        raise SystemExit("the served output differs from raw onnxruntime's: not the same model?")
+                served.append(row)
+                print(f"  {row}", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+        print(f"raw onnxruntime again, {args.duration} s ...", flush=True)
+        raw_after = bench_raw(sessions, tensor, args.duration)
+        print(f"  {raw_after}", flush=True)
+
+    result = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "architecture": args.architecture, "machine": machine(), "duration_s": args.duration,
+        "model_bytes": pkg["bytes"],
+        "config": {"max_batch_size": 8, "preferred": [4, 8], "delay_us": args.delay_us, "instances": args.instances,
+                   "intra_threads": intra, "spinning": spinning, "runtime_args": args.runtime_args},
+        "raw_before": raw_before, "raw_after": raw_after, "served": served,
+        "summary": summarize(raw_before, raw_after, served),
+    }
+    text = markdown(result)
+    print()
+    print(text)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+    if not args.no_write:
+        append_report(args.output, text)
+        print(f"appended to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

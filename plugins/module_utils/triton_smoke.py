@@ -1,0 +1,351 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpu_e2e.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Logic of the triton_infer module: an inference smoke test through tritonclient[http].
+
+Steps: wait for server and model readiness (bounded), compare the served
+model's metadata with the packaged model (config.pbtxt or given signature),
+send a deterministic synthetic image, time a few requests, check that the
+JSON and binary tensor encodings give the same answer, and return latency
+and top-k. Every failure has a one-line reason that says which step failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover
+    np = None
+
+try:
+    import tritonclient.http as triton_http
+    from tritonclient.utils import InferenceServerException
+except ImportError:  # pragma: no cover
+    triton_http = None
+    InferenceServerException = Exception
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+NUMPY_TYPES = {
+    "FP32": "float32", "FP16": "float16", "FP64": "float64", "INT8": "int8", "INT16": "int16", "INT32": "int32",
+    "INT64": "int64", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64", "BOOL": "bool",
+}
+
+
+def missing_libraries():
+    """Names of the Python libraries the smoke test needs that are not importable."""
+    return [name for name, lib in (("numpy", np), ("tritonclient[http]", triton_http)) if lib is None]
+
+
+class SmokeTestError(Exception):
+    """The one error type of the smoke test; its message is the one-line reason."""
+
+
+def _short(exc):
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:240]
+
+
+def normalize_url(url):
+    """tritonclient wants host:port; accept http:// and https:// URLs too. Returns (host:port, ssl)."""
+    ssl = url.startswith("https://")
+    for prefix in ("http://", "https://"):
+        if url.startswith(prefix):
+            url = url[len(prefix):]
+    return url.rstrip("/"), ssl
+
+
+def synthetic_image(shape, datatype="FP32"):
+    """A deterministic, image-like tensor: smooth colour gradients, ImageNet-normalized for float inputs.
+
+    NCHW when the second dimension is 3 (or 1), NHWC when the last one is; any other shape gets a ramp.
+    """
+    shape = tuple(int(d) for d in shape)
+    if datatype not in NUMPY_TYPES:
+        raise SmokeTestError(f"cannot synthesize an input of datatype {datatype}")
+    channels_first = len(shape) == 4 and shape[1] in (1, 3)
+    channels_last = len(shape) == 4 and not channels_first and shape[3] in (1, 3)
+    if channels_first or channels_last:
+        n, c, h, w = (shape[0], shape[1], shape[2], shape[3]) if channels_first else (
+            shape[0], shape[3], shape[1], shape[2])
+        yy, xx = np.meshgrid(np.linspace(0.0, 1.0, h), np.linspace(0.0, 1.0, w), indexing="ij")
+        planes = [0.5 + 0.5 * np.sin(2 * np.pi * (xx + 0.5 * yy)), yy, 0.5 + 0.5 * np.cos(3 * np.pi * xx * yy)][:c]
+        pixels = np.stack(planes)  # [c, h, w] in 0..1
+        if datatype in ("FP32", "FP16", "FP64"):
+            mean = np.array(IMAGENET_MEAN[:c]).reshape(c, 1, 1)
+            std = np.array(IMAGENET_STD[:c]).reshape(c, 1, 1)
+            pixels = (pixels - mean) / std
+        else:
+            pixels = np.round(pixels * 255.0)
+        image = np.broadcast_to(pixels, (n, c, h, w))
+        if channels_last:
+            image = image.transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(image.astype(NUMPY_TYPES[datatype]))
+    count = int(np.prod(shape)) if shape else 1
+    ramp = (np.arange(count) % 251) / 251.0
+    return ramp.reshape(shape).astype(NUMPY_TYPES[datatype])
+
+
+def concrete_shape(shape, batch_size, name, image_size=224):
+    """Replace -1s: the batch dimension by batch_size, spatial ones by image_size."""
+    result = []
+    for i, dim in enumerate(shape):
+        if dim >= 0:
+            result.append(dim)
+        elif i == 0:
+            result.append(batch_size)
+        elif len(shape) == 4:
+            result.append(image_size)
+        else:
+            raise SmokeTestError(f"input '{name}' has a variable dimension {i} the smoke test cannot choose")
+    return result
+
+
+def expected_signature(params):
+    """Expected inputs/outputs: given explicitly, or read from the repository's config.pbtxt, or None."""
+    if params.get("expected_inputs") or params.get("expected_outputs"):
+        return params.get("expected_inputs") or [], params.get("expected_outputs") or []
+    repository = params.get("model_repository")
+    if not repository:
+        return None
+    path = os.path.join(repository, params["model_name"], "config.pbtxt")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = triton_config.parse(handle.read())
+    except FileNotFoundError as exc:
+        raise SmokeTestError(f"the packaged model has no {path}: run the model stage first") from exc
+    except triton_config.TritonConfigError as exc:
+        raise SmokeTestError(f"{path} cannot be parsed: {exc}") from exc
+    return triton_config.io_signature(config)
+
+
+def compare_signature(kind, served, expected):
+    """Mismatches between the served tensors and the packaged ones, as readable strings."""
+    problems = []
+    by_name = {t["name"]: t for t in served}
+    for tensor in expected:
+        got = by_name.get(tensor["name"])
+        if got is None:
+            problems.append(f"{kind} '{tensor['name']}' is not served (served: {', '.join(by_name) or 'none'})")
+            continue
+        want_shape = [int(d) for d in tensor["shape"]]
+        got_shape = [int(d) for d in got.get("shape", [])]
+        if got.get("datatype") != tensor["datatype"] or got_shape != want_shape:
+            problems.append(
+                f"{kind} '{tensor['name']}' is {got.get('datatype')} {got_shape}, packaged "
+                f"{tensor['datatype']} {want_shape}")
+    extra = set(by_name) - {t["name"] for t in expected}
+    if extra:
+        problems.append(f"served {kind}s not in the package: {', '.join(sorted(extra))}")
+    return problems
+
+
+def softmax_top_k(row, k):
+    row = np.asarray(row, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(row)):
+        raise SmokeTestError("malformed output: it contains NaN or infinite values")
+    is_probability = row.min() >= 0.0 and abs(row.sum() - 1.0) < 1e-3
+    probs = row if is_probability else np.exp(row - row.max()) / np.exp(row - row.max()).sum()
+    order = np.argsort(-probs, kind="stable")[: max(1, k)]
+    return [{"index": int(i), "score": round(float(probs[i]), 6), "value": round(float(row[i]), 6)} for i in order]
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    index = min(len(ordered) - 1, max(0, int(round(q / 100.0 * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+class SmokeTest:
+    def __init__(self, params, client_factory=None, clock=time.monotonic, sleep=time.sleep):
+        if np is None or triton_http is None:
+            raise SmokeTestError("triton_infer needs numpy and tritonclient[http] on the controller "
+                                 "(pip install 'tritonclient[http]' numpy)")
+        self.params = params
+        self.url, ssl = normalize_url(params["url"])
+        self.model = params["model_name"]
+        self.version = params.get("model_version") or ""
+        self.clock = clock
+        self.sleep = sleep
+        factory = client_factory or triton_http.InferenceServerClient
+        self.client = factory(
+            self.url, connection_timeout=float(params["request_timeout"]),
+            network_timeout=float(params["request_timeout"]), ssl=ssl,
+            insecure=not params.get("validate_certs", True),
+        )
+
+    # --- steps ----------------------------------------------------------------------------
+    def wait_ready(self):
+        start = self.clock()
+        deadline = start + float(self.params["ready_timeout"])
+        last = "no answer yet"
+        server_ready = False
+        while True:
+            try:
+                server_ready = bool(self.client.is_server_live()) and bool(self.client.is_server_ready())
+                if server_ready and self.client.is_model_ready(self.model, self.version):
+                    return round(self.clock() - start, 3)
+                last = "the server is not ready yet" if not server_ready else f"model '{self.model}' is not ready"
+            except Exception as exc:  # noqa: BLE001 - InferenceServerException and transport errors alike
+                last = _short(exc)
+                if not isinstance(exc, InferenceServerException):
+                    server_ready = False  # connection refused, reset, timeout: the server is not there
+            if self.clock() >= deadline:
+                break
+            self.sleep(0.5)
+        if server_ready:
+            raise SmokeTestError(
+                f"model '{self.model}' is not ready on {self.url} after {self.params['ready_timeout']}s "
+                f"({self._repository_reason()})")
+        raise SmokeTestError(f"the Triton server at {self.url} is down or not ready after "
+                             f"{self.params['ready_timeout']}s (last error: {last})")
+
+    def _repository_reason(self):
+        try:
+            index = self.client.get_model_repository_index()
+        except Exception:  # noqa: BLE001 - the index is an optional extension
+            return "the server does not list its repository"
+        names = sorted({entry.get("name") for entry in index if entry.get("name")})
+        for entry in index:
+            if entry.get("name") == self.model:
+                return f"state {entry.get('state', '?')}: {entry.get('reason') or 'no reason given'}"
+        return f"it is not in the server's repository; models there: {', '.join(names) or 'none'}"
+
+    def metadata(self):
+        try:
+            return self.client.get_model_metadata(self.model, self.version)
+        except InferenceServerException as exc:
+            raise SmokeTestError(f"model metadata of '{self.model}' is not available: {_short(exc)}") from exc
+
+    def infer(self, name, tensor, datatype, output_names, binary):
+        request_input = triton_http.InferInput(name, list(tensor.shape), datatype)
+        request_input.set_data_from_numpy(tensor, binary_data=binary)
+        outputs = [triton_http.InferRequestedOutput(o, binary_data=binary) for o in output_names]
+        try:
+            result = self.client.infer(self.model, [request_input], model_version=self.version, outputs=outputs)
+        except Exception as exc:  # noqa: BLE001 - InferenceServerException and transport errors alike
+            raise SmokeTestError(f"inference on '{self.model}' failed: {_short(exc)}") from exc
+        arrays = {}
+        for output in output_names:
+            try:
+                array = result.as_numpy(output)
+            except Exception as exc:  # noqa: BLE001 - tritonclient raises on undecodable buffers
+                raise SmokeTestError(f"malformed output '{output}': {_short(exc)}") from exc
+            if array is None:
+                raise SmokeTestError(f"malformed response: output '{output}' is missing")
+            arrays[output] = array
+        return arrays
+
+    # --- the whole test -------------------------------------------------------------------
+    def run(self):
+        ready_s = self.wait_ready()
+        meta = self.metadata()
+        expected = expected_signature(self.params)
+        if expected is not None:
+            problems = compare_signature("input", meta.get("inputs", []), expected[0])
+            problems += compare_signature("output", meta.get("outputs", []), expected[1])
+            if problems:
+                raise SmokeTestError("the served model differs from the packaged one: " + "; ".join(problems))
+        inputs = meta.get("inputs") or []
+        outputs = meta.get("outputs") or []
+        if len(inputs) != 1 or not outputs:
+            raise SmokeTestError(
+                f"the smoke test feeds one image input; '{self.model}' has {len(inputs)} inputs, "
+                f"{len(outputs)} outputs")
+        spec = inputs[0]
+        batch = int(self.params["batch_size"])
+        shape = concrete_shape(spec["shape"], batch, spec["name"])
+        tensor = synthetic_image(shape, spec["datatype"])
+        output_names = [o["name"] for o in outputs]
+        top_output = self.params.get("output_name") or output_names[0]
+        if top_output not in output_names:
+            raise SmokeTestError(f"output '{top_output}' is not served (served: {', '.join(output_names)})")
+
+        for _warmup in range(int(self.params["warmup"])):
+            self.infer(spec["name"], tensor, spec["datatype"], output_names, True)
+        latencies = []
+        binary_result = None
+        for _request in range(max(1, int(self.params["requests"]))):
+            started = time.perf_counter()
+            binary_result = self.infer(spec["name"], tensor, spec["datatype"], output_names, True)
+            latencies.append((time.perf_counter() - started) * 1000.0)
+        json_result = self.infer(spec["name"], tensor, spec["datatype"], output_names, False)
+
+        for out in outputs:
+            array = binary_result[out["name"]]
+            want = [batch if (i == 0 and d == -1) else d for i, d in enumerate(out["shape"])]
+            if len(array.shape) != len(want) or any(d not in (-1, s) for d, s in zip(want, array.shape, strict=True)):
+                raise SmokeTestError(
+                    f"malformed output '{out['name']}': shape {list(array.shape)}, metadata says {out['shape']}")
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                raise SmokeTestError(f"malformed output '{out['name']}': it contains NaN or infinite values")
+            other = json_result[out["name"]]
+            if other.shape != array.shape or not np.allclose(other, array, rtol=1e-5, atol=1e-6):
+                raise SmokeTestError(
+                    f"output '{out['name']}' differs between the JSON and the binary tensor encodings")
+
+        first = binary_result[top_output]
+        row = first[0] if first.ndim > 1 else first
+        return {
+            "passed": True,
+            "url": self.url,
+            "model_name": self.model,
+            "model_version": self.version or (meta.get("versions") or [""])[-1],
+            "platform": meta.get("platform"),
+            "ready_after_s": ready_s,
+            "metadata": {"inputs": inputs, "outputs": outputs},
+            "checked_against_package": expected is not None,
+            "input": {
+                "name": spec["name"], "datatype": spec["datatype"], "shape": shape,
+                "sha256": hashlib.sha256(tensor.tobytes()).hexdigest(),
+                "description": "deterministic synthetic image (colour gradients, ImageNet-normalized)",
+            },
+            "encodings_agree": True,
+            "latency_ms": {
+                "requests": len(latencies),
+                "min": round(min(latencies), 3),
+                "p50": round(percentile(latencies, 50), 3),
+                "max": round(max(latencies), 3),
+                "mean": round(sum(latencies) / len(latencies), 3),
+            },
+            "top_k": softmax_top_k(row, int(self.params["top_k"])),
+            "top_k_output": top_output,
+        }
+
+
+def write_result(path, result):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def run_smoke_test(params, check_mode=False, client_factory=None):
+    """Run the test; write output_file (pass or fail, not in check mode); return the result or raise."""
+    started = time.time()
+    try:
+        result = SmokeTest(params, client_factory=client_factory).run()
+    except SmokeTestError as exc:
+        if params.get("output_file") and not check_mode:
+            write_result(params["output_file"], {
+                "passed": False, "error": str(exc), "url": params["url"], "model_name": params["model_name"],
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            })
+        raise
+    result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
+    if params.get("output_file") and not check_mode:
+        write_result(params["output_file"], result)
+        result["output_file"] = params["output_file"]
+    return result

@@ -1,0 +1,127 @@
+"""config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py and the runtime's copy)."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+for path in (os.path.join(ROOT, "collections"), os.path.join(ROOT, "runtime")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc  # noqa: E402
+from triton_local import pbtxt  # noqa: E402
+
+INPUTS = [{"name": "input", "data_type": "TYPE_FP32", "dims": [3, 224, 224]}]
+OUTPUTS = [{"name": "logits", "data_type": "TYPE_FP32", "dims": [1000]}]
+
+# A configuration in the style of Triton's documentation, written by hand.
+HANDWRITTEN = """
+name: "densenet_onnx"   # trailing comment
+platform: "onnxruntime_onnx"
+max_batch_size : 0
+input [
+  {
+    name: "data_0"
+    data_type: TYPE_FP32
+    format: FORMAT_NCHW
+    dims: [ 3, 224, 224 ]
+    reshape { shape: [ 1, 3, 224, 224 ] }
+  }
+]
+output { name: "fc6_1" data_type: TYPE_FP32 dims: 1000 label_filename: "densenet_labels.txt" }
+output { name: "aux" data_type: TYPE_INT64 dims: [ 1 ] }
+instance_group [ { kind: KIND_GPU count: 2 gpus: [ 0 ] } ]
+optimization { execution_accelerators {
+  gpu_execution_accelerator : [ {
+    name : "tensorrt"
+    parameters { key: "precision_mode" value: "FP16" }
+    parameters { key: "max_workspace_size_bytes" value: "1073741824" }
+  } ]
+}}
+parameters: { key: "intra_op_thread_count" value: { string_value: "2" } }
+"""
+
+
+def test_render_is_stable_and_round_trips():
+    config = tc.model_config("mobilenetv2", INPUTS, OUTPUTS, preferred_batch_sizes=[8, 4], intra_op_threads=2)
+    text = tc.render(config)
+    assert text == tc.render(tc.model_config("mobilenetv2", INPUTS, OUTPUTS, preferred_batch_sizes=[4, 8],
+                                             intra_op_threads=2))
+    assert tc.parse(text) == config
+
+
+def test_rendered_config_has_the_triton_fields():
+    text = tc.render(tc.model_config("m", INPUTS, OUTPUTS, max_batch_size=16, preferred_batch_sizes=[4, 16],
+                                     max_queue_delay_us=250, max_queue_size=64, instance_kind="KIND_GPU",
+                                     instance_count=2, tensorrt_fp16=True))
+    for line in ('name: "m"', 'platform: "onnxruntime_onnx"', "max_batch_size: 16", "data_type: TYPE_FP32",
+                 "dims: [ 3, 224, 224 ]", "preferred_batch_size: [ 4, 16 ]", "max_queue_delay_microseconds: 250",
+                 "max_queue_size: 64", "kind: KIND_GPU", "count: 2", 'name: "tensorrt"', 'value: "FP16"'):
+        assert line in text
+
+
+def test_no_dynamic_batching_without_batching():
+    config = tc.model_config("m", INPUTS, OUTPUTS, max_batch_size=0)
+    assert "dynamic_batching" not in config
+    assert "max_batch_size: 0" in tc.render(config)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "bad name"}, "model name"),
+        ({"max_batch_size": -1}, "max_batch_size"),
+        ({"preferred_batch_sizes": [16]}, "outside 1..max_batch_size"),
+        ({"instance_kind": "KIND_TPU"}, "instance kind"),
+        ({"tensorrt_fp16": True}, "needs instance kind KIND_GPU"),
+        ({"instance_count": 0}, "instance count"),
+    ],
+)
+def test_invalid_configs_are_refused(kwargs, message):
+    args = dict({"name": "m", "inputs": INPUTS, "outputs": OUTPUTS}, **kwargs)
+    with pytest.raises(tc.TritonConfigError, match=message):
+        tc.model_config(**args)
+
+
+def test_parse_handwritten_config():
+    config = tc.parse(HANDWRITTEN)
+    assert config["max_batch_size"] == 0
+    assert config["input"][0]["dims"] == [3, 224, 224]
+    assert config["input"][0]["reshape"] == {"shape": [1, 3, 224, 224]}
+    assert [o["name"] for o in config["output"]] == ["fc6_1", "aux"]
+    assert config["output"][0]["dims"] == [1000]  # a single value of a repeated field is a list
+    assert config["instance_group"] == [{"kind": "KIND_GPU", "count": 2, "gpus": [0]}]
+    accel = config["optimization"]["execution_accelerators"]["gpu_execution_accelerator"][0]
+    assert accel["parameters"] == [{"key": "precision_mode", "value": "FP16"},
+                                   {"key": "max_workspace_size_bytes", "value": "1073741824"}]
+    assert config["parameters"] == [{"key": "intra_op_thread_count", "value": {"string_value": "2"}}]
+
+
+@pytest.mark.parametrize("text", ['name: "x" input [ { name: "a" ', "name: @", 'name "x" }'])
+def test_parse_errors_name_the_problem(text):
+    with pytest.raises(tc.TritonConfigError):
+        tc.parse(text)
+
+
+def test_io_signature_adds_the_batch_dimension():
+    inputs, outputs = tc.io_signature(tc.model_config("m", INPUTS, OUTPUTS, max_batch_size=8))
+    assert inputs == [{"name": "input", "datatype": "FP32", "shape": [-1, 3, 224, 224]}]
+    assert outputs == [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}]
+    strings = {"max_batch_size": 0, "input": [{"name": "s", "data_type": "TYPE_STRING", "dims": [1]}]}
+    assert tc.io_signature(strings)[0] == [{"name": "s", "datatype": "BYTES", "shape": [1]}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HANDWRITTEN,
+        tc.render(tc.model_config("a", INPUTS, OUTPUTS, preferred_batch_sizes=[2], tensorrt_fp16=True,
+                                  instance_kind="KIND_GPU", intra_op_threads=3)),
+        tc.render(tc.model_config("b", INPUTS, OUTPUTS, max_batch_size=0)),
+    ],
+)
+def test_the_runtime_parses_exactly_like_the_collection(text):
+    assert pbtxt.parse(text) == tc.parse(text)
+    assert pbtxt.REPEATED == tc.REPEATED
