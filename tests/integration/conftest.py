@@ -64,8 +64,15 @@ def isolated_stack(tmp_path):
     runs_root = tmp_path / "runs"
     extra = [
         "-e", f"aws_emulator_port={port}",
+        "-e", f"triton_http_port={free_port()}",
+        "-e", f"triton_metrics_port={free_port()}",
+        "-e", f"observability_prometheus_port={free_port()}",
         "-e", f"runs_root={runs_root}",
+        "-e", f"docs_dir={tmp_path / 'docs'}",
         "-e", "stack_name=it-e2e",
+        # A short load test: behaviour, not speed, is under test here.
+        "-e", '{"loadtest_scenarios": ["smoke", "spike"], "loadtest_smoke_duration_s": 10,'
+              ' "loadtest_spike_base_s": 3, "loadtest_spike_hold_s": 5, "loadtest_spike_tail_s": 2}',
     ]
     yield {"port": port, "runs_root": runs_root, "extra": extra, "stack": "it-e2e"}
     # Whatever happened, stop every local process this run recorded (by PID).

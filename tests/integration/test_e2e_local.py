@@ -8,9 +8,15 @@ import json
 
 import pytest
 
-from conftest import changed_tasks, run_playbook
+from conftest import ROOT, changed_tasks, run_playbook
 
 pytestmark = pytest.mark.slow
+
+# Every module that changes AWS: upstream ones and this collection's action group.
+AWS_MODULES = ("amazon.aws.", "community.aws.") + tuple(
+    f"gpu_e2e.platform.{name}"
+    for name in __import__("yaml").safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["aws"]
+)
 
 
 def test_site_then_teardown_leaves_nothing(isolated_stack):
@@ -20,20 +26,27 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
 
     run_dir = (isolated_stack["runs_root"] / isolated_stack["stack"] / "latest").resolve()
     assert (run_dir / "aws" / "vpc.json").exists()
+    smoke = json.loads((run_dir / "smoke.json").read_text())
+    assert smoke["top_k"]
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    assert kpis
 
     second = run_playbook("site.yml", *extra, json_output=True)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
-    assert changed_tasks(second.stdout, prefixes=("amazon.aws.", "community.aws.")) == []
+    assert changed_tasks(second.stdout, prefixes=AWS_MODULES) == []
 
     down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
     assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
     assert "0 leftovers" in down.stdout
     leftovers = json.loads((run_dir / "leftovers.json").read_text())
-    assert leftovers["count"] == 0
+    assert int(leftovers["count"]) == 0
+    report = (run_dir / "report.md").read_text()
+    assert "emulated" in report.lower()
+    assert "0 leftovers" in report or "no leftovers" in report.lower()
 
     again = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true", json_output=True)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
-    assert changed_tasks(again.stdout, prefixes=("amazon.aws.", "community.aws.")) == []
+    assert changed_tasks(again.stdout, prefixes=AWS_MODULES) == []
 
 
 def test_bad_inputs_stop_before_anything_exists(isolated_stack):
