@@ -2,23 +2,25 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Serving benchmark: raw onnxruntime against the local Triton-compatible runtime.
 
-One run measures, on this machine and in this order:
-  1. raw onnxruntime throughput and latency for the packaged model (batch 1, one caller,
-     the runtime's thread settings),
-  2. throughput and latency through the runtime (HTTP, binary tensors, dynamic batching)
-     at concurrency 1, 4 and 16,
-  3. raw onnxruntime again (CPU speed drifts on shared machines: the reference is the
-     mean of the two raw phases that bracket the served ones),
-and reports the ratios: served/raw throughput at saturation and the P50 overhead at
-concurrency 1. Goals: ratio >= 0.85, overhead <= 2 ms. This is a benchmark, not a test:
-it reports misses, it does not fail on them. Results are appended to docs/benchmarks.md.
+It measures, for the packaged model and the runtime's settings (instances, intra-op threads):
+  - raw onnxruntime: one caller on one session (the latency reference), and one caller per
+    instance (the throughput reference at saturation);
+  - the runtime over HTTP with binary tensors and dynamic batching at concurrency 1, 4 and 16;
+  - the ratios: served/raw throughput at saturation, and the P50 overhead at concurrency 1.
+Goals: ratio >= 0.85, overhead <= 2 ms.
 
-The load generator is a small asyncio HTTP/1.1 client in this process (keep-alive
-connections, one pre-encoded Triton binary-tensor request) so that the client costs as
-little CPU as possible: on a 2-core machine client, server and onnxruntime share the
-same cores, and a heavier client would be measured as server overhead.
+CPU speed on shared machines drifts minute to minute, so phases are short and interleaved in
+rounds: each round measures raw and served back to back, each ratio and overhead is computed
+within its round, and the summary is the median over rounds (with the spread). This is a
+benchmark, not a test: it reports misses, it does not fail on them. The result is appended to
+docs/benchmarks.md with a description of the machine.
 
-    python benchmarks/serving_bench.py [--architecture mobilenetv2] [--duration 8] [--output docs/benchmarks.md]
+The load generator is a small asyncio HTTP/1.1 client in this process (keep-alive connections,
+one pre-encoded Triton binary-tensor request) so that the client costs as little CPU as possible:
+client, server and onnxruntime share the same cores, and a heavier client would be measured as
+server overhead.
+
+    python benchmarks/serving_bench.py [--architecture mobilenetv2] [--rounds 3] [--phase-seconds 4]
 """
 
 from __future__ import annotations
@@ -132,32 +134,28 @@ def _raw_loop(session, feeds, deadline, latencies):
         latencies.append((time.perf_counter() - t0) * 1000.0)
 
 
-def bench_raw(sessions, tensor, duration):
-    """One caller on one session (the latency reference), then one caller per instance (saturation)."""
-    feeds = {"input": tensor}
-    for session in sessions:
-        for _warm in range(5):
-            session.run(None, feeds)
-    single = []
+def raw_single(session, tensor, duration):
+    """One caller on one session: latency percentiles and throughput."""
+    latencies = []
     started = time.perf_counter()
-    _raw_loop(sessions[0], feeds, started + duration / 2, single)
-    single_s = time.perf_counter() - started
+    _raw_loop(session, {"input": tensor}, started + duration, latencies)
+    elapsed = time.perf_counter() - started
+    return {"requests": len(latencies), "throughput": round(len(latencies) / elapsed, 2), **percentiles(latencies)}
+
+
+def raw_parallel(sessions, tensor, duration):
+    """One caller per instance, as the runtime runs them: throughput at saturation."""
     per_caller = [[] for _unused in sessions]
     started = time.perf_counter()
-    threads = [threading.Thread(target=_raw_loop, args=(s, feeds, started + duration / 2, lat))
-               for s, lat in zip(sessions, per_caller, strict=True)]
+    threads = [threading.Thread(target=_raw_loop, args=(session, {"input": tensor}, started + duration, lat))
+               for session, lat in zip(sessions, per_caller, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    parallel_s = time.perf_counter() - started
-    parallel = [v for lat in per_caller for v in lat]
-    return {
-        "callers": len(sessions),
-        "single_requests": len(single), "single_throughput": round(len(single) / single_s, 2),
-        **percentiles(single),
-        "requests": len(parallel), "throughput": round(len(parallel) / parallel_s, 2),
-    }
+    elapsed = time.perf_counter() - started
+    count = sum(len(lat) for lat in per_caller)
+    return {"callers": len(sessions), "requests": count, "throughput": round(count / elapsed, 2)}
 
 
 # --- served ---------------------------------------------------------------------------------------
@@ -191,9 +189,9 @@ async def _connection(port, payload, deadline, latencies, errors, first_body):
         writer.close()
 
 
-async def _served(port, payload, concurrency, duration):
+async def _served(port, payload, concurrency, duration, warmup=0.5):
     latencies, errors, first = [], [], []
-    warm_deadline = time.perf_counter() + 1.0
+    warm_deadline = time.perf_counter() + warmup
     await asyncio.gather(*[_connection(port, payload, warm_deadline, [], [], []) for _unused in range(concurrency)])
     started = time.perf_counter()
     deadline = started + duration
@@ -246,9 +244,18 @@ def start_runtime(repository, http_port, metrics_port, log_path, extra_args=()):
 # --- report ---------------------------------------------------------------------------------------
 
 
+def _cell(values):
+    """Median of a list, with the range when it has more than one value."""
+    if not values:
+        return ""
+    mid = round(float(np.median(values)), 2)
+    return f"{mid}" if len(values) == 1 else f"{mid} ({round(min(values), 2)}-{round(max(values), 2)})"
+
+
 def markdown(result):
     m = result["machine"]
     c = result["config"]
+    rounds = result["rounds"]
     lines = [
         f"## {result['date']} - {result['architecture']} (random weights), local CPU runtime",
         "",
@@ -258,32 +265,37 @@ def markdown(result):
         f"these cores. Model {result['model_bytes'] / 1e6:.1f} MB; config.pbtxt: max_batch_size {c['max_batch_size']}, "
         f"preferred {c['preferred']}, queue delay {c['delay_us']} us, {c['instances']} instance(s) x "
         f"{c['intra_threads'] or 'default'} intra-op thread(s), spinning {'on' if c['spinning'] else 'off'}"
-        f"{', runtime flags ' + c['runtime_args'] if c['runtime_args'] else ''}. {result['duration_s']} s per phase. "
+        f"{', runtime flags ' + c['runtime_args'] if c['runtime_args'] else ''}. {len(rounds)} interleaved rounds of "
+        f"{result['phase_seconds']} s phases; cells are medians over rounds (range). "
         "CPU figures: nothing here predicts GPU numbers.",
         "",
-        "| phase | concurrency | requests | errors | throughput (infer/s) | P50 ms | P95 ms | P99 ms |",
+        "| phase | concurrency | requests | errors | throughput (infer/s) | P50 ms | P95 ms | mean batch |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, row in (("before", result["raw_before"]), ("after", result["raw_after"])):
-        lines.append(f"| raw onnxruntime, 1 caller ({label}) | 1 | {row['single_requests']} | 0 | "
-                     f"{row['single_throughput']} | {row['p50']} | {row['p95']} | {row['p99']} |")
-        lines.append(f"| raw onnxruntime, {row['callers']} caller(s) ({label}) | {row['callers']} | {row['requests']} "
-                     f"| 0 | {row['throughput']} | | | |")
-    for row in result["served"]:
-        lines.append(f"| served (HTTP, binary tensors) | {row['concurrency']} | {row['requests']} | {row['errors']} | "
-                     f"{row['throughput']} | {row['p50']} | {row['p95']} | {row['p99']} |")
+
+    def row(label, concurrency, key):
+        items = [r[key] for r in rounds if key in r]
+        return (f"| {label} | {concurrency} | {sum(i['requests'] for i in items)} | "
+                f"{sum(i.get('errors', 0) for i in items)} | {_cell([i['throughput'] for i in items])} | "
+                f"{_cell([i['p50'] for i in items if i.get('p50') is not None])} | "
+                f"{_cell([i['p95'] for i in items if i.get('p95') is not None])} | "
+                f"{_cell([i['mean_batch'] for i in items if i.get('mean_batch') is not None])} |")
+
+    lines.append(row("raw onnxruntime, 1 caller", 1, "raw_single"))
+    lines.append(row(f"raw onnxruntime, {c['instances']} caller(s)", c["instances"], "raw_parallel"))
+    for level in result["levels"]:
+        lines.append(row("served (HTTP, binary tensors)", level, f"served_{level}"))
     s = result["summary"]
     lines += [
         "",
-        f"- Throughput at saturation: {s['served_saturation_throughput']} infer/s served (concurrency "
-        f"{s['saturation_concurrency']}) vs {s['raw_throughput']} raw = **{s['throughput_ratio']:.2f}** "
-        f"(goal >= {GOAL_RATIO}: {'met' if s['ratio_ok'] else 'MISSED'}).",
-        f"- P50 overhead at concurrency 1: {s['served_p50_c1']} - {s['raw_p50']} ms = "
-        f"**{s['overhead_p50_ms']:.2f} ms** "
-        f"(goal <= {GOAL_OVERHEAD_MS} ms: {'met' if s['overhead_ok'] else 'MISSED'}).",
-        f"- Mean batch size at the highest concurrency (nv_inference_count / nv_inference_exec_count): "
-        f"{s['mean_batch_at_max']}.",
-        f"- Raw throughput drift between the two raw phases: {s['raw_drift_pct']}%.",
+        f"- Throughput at saturation (served at concurrency {s['saturation_concurrency']} / raw with "
+        f"{c['instances']} caller(s), per round): **{s['throughput_ratio']:.2f}** "
+        f"(rounds: {', '.join(f'{v:.2f}' for v in s['ratios'])}; goal >= {GOAL_RATIO}: "
+        f"{'met' if s['ratio_ok'] else 'MISSED'}).",
+        f"- P50 overhead at concurrency 1 (served P50 - raw P50, per round): **{s['overhead_p50_ms']:.2f} ms** "
+        f"(rounds: {', '.join(f'{v:.2f}' for v in s['overheads'])}; goal <= {GOAL_OVERHEAD_MS} ms: "
+        f"{'met' if s['overhead_ok'] else 'MISSED'}).",
+        f"- Raw throughput drift across the run (last round vs first): {s['raw_drift_pct']}%.",
         "",
     ]
     return "\n".join(lines)
@@ -302,30 +314,42 @@ def append_report(path, text):
         handle.write(text + "\n")
 
 
-def summarize(raw_before, raw_after, served):
-    raw_tp = (raw_before["throughput"] + raw_after["throughput"]) / 2
-    raw_p50 = (raw_before["p50"] + raw_after["p50"]) / 2
-    saturation = max(served, key=lambda r: r["throughput"])
-    c1 = next((r for r in served if r["concurrency"] == 1), served[0])
-    ratio = saturation["throughput"] / raw_tp if raw_tp else 0.0
-    overhead = c1["p50"] - raw_p50
-    drift = (raw_after["throughput"] - raw_before["throughput"]) / raw_before["throughput"] * 100.0 \
-        if raw_before["throughput"] else None
+def summarize(rounds, levels):
+    top = max(levels)
+    ratios = [r[f"served_{top}"]["throughput"] / r["raw_parallel"]["throughput"] for r in rounds
+              if r["raw_parallel"]["throughput"]]
+    overheads = [r["served_1"]["p50"] - r["raw_single"]["p50"] for r in rounds if "served_1" in r]
+    ratio = float(np.median(ratios)) if ratios else 0.0
+    overhead = float(np.median(overheads)) if overheads else float("nan")
+    first, last = rounds[0]["raw_parallel"]["throughput"], rounds[-1]["raw_parallel"]["throughput"]
     return {
-        "raw_throughput": round(raw_tp, 2), "raw_p50": round(raw_p50, 3),
-        "served_saturation_throughput": saturation["throughput"],
-        "saturation_concurrency": saturation["concurrency"],
-        "throughput_ratio": round(ratio, 3), "ratio_ok": ratio >= GOAL_RATIO,
-        "served_p50_c1": c1["p50"], "overhead_p50_ms": round(overhead, 3), "overhead_ok": overhead <= GOAL_OVERHEAD_MS,
-        "mean_batch_at_max": served[-1].get("mean_batch"),
-        "raw_drift_pct": round(drift, 1) if drift is not None else None,
+        "saturation_concurrency": top, "ratios": [round(v, 3) for v in ratios], "throughput_ratio": round(ratio, 3),
+        "ratio_ok": ratio >= GOAL_RATIO, "overheads": [round(v, 3) for v in overheads],
+        "overhead_p50_ms": round(overhead, 3), "overhead_ok": overhead <= GOAL_OVERHEAD_MS,
+        "raw_drift_pct": round((last - first) / first * 100.0, 1) if first else None,
     }
+
+
+def served_phase(port, metrics_port, payload, level, seconds, reference):
+    before = scrape(metrics_port)
+    row, first = bench_served(port, payload, level, seconds)
+    after = scrape(metrics_port)
+    execs = after["nv_inference_exec_count"] - before["nv_inference_exec_count"]
+    inferences = after["nv_inference_count"] - before["nv_inference_count"]
+    row["mean_batch"] = round(inferences / execs, 2) if execs else None
+    if first:
+        header_length, body = first[0]
+        served_out = np.frombuffer(body[header_length:], dtype=np.float32).reshape(reference.shape)
+        if not np.allclose(served_out, reference, rtol=1e-4, atol=1e-5):
+            raise SystemExit("the served output differs from raw onnxruntime's: not the same model?")
+    return row
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--architecture", default="mobilenetv2", choices=["mobilenetv2", "resnet50"])
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--phase-seconds", type=float, default=4.0, help="seconds per phase (default 4)")
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--instances", type=int, default=2, help="instance_group count (the role's local default: 2)")
     parser.add_argument("--intra-threads", type=int, default=1,
@@ -336,10 +360,11 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--runtime-args", default="", help="extra flags for the runtime, e.g. '--allow-spinning 0'")
     args = parser.parse_args(argv)
-    levels = [int(c) for c in args.concurrency.split(",")]
+    levels = sorted({int(c) for c in args.concurrency.split(",")} | {1})
     extra = args.runtime_args.split()
     # The raw reference uses exactly the runtime's settings: its defaults plus the same overrides.
     runtime = runtime_cli.parse_args(["--model-repository", "-", *extra])
+    load = machine()["load_average_1m_at_start"]
 
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
         repository = os.path.join(tmp, "models")
@@ -353,46 +378,45 @@ def main(argv=None):
         sessions = [create_session(model_bytes, intra, inter, spinning) for _unused in range(args.instances)]
         tensor = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
         reference = sessions[0].run(None, {"input": tensor})[0]
+        for session in sessions:
+            for _warm in range(5):
+                session.run(None, {"input": tensor})
         payload = request_bytes(pkg["name"], tensor)
         http_port, metrics_port = free_port(), free_port()
-
-        print(f"raw onnxruntime, {args.duration} s ...", flush=True)
-        raw_before = bench_raw(sessions, tensor, args.duration)
-        print(f"  {raw_before}", flush=True)
         proc, log = start_runtime(repository, http_port, metrics_port, os.path.join(tmp, "runtime.log"), extra)
-        served = []
+        rounds = []
         try:
-            for level in levels:
-                before = scrape(metrics_port)
-                print(f"served, concurrency {level}, {args.duration} s ...", flush=True)
-                row, first = bench_served(http_port, payload, level, args.duration)
-                after = scrape(metrics_port)
-                execs = after["nv_inference_exec_count"] - before["nv_inference_exec_count"]
-                inferences = after["nv_inference_count"] - before["nv_inference_count"]
-                row["mean_batch"] = round(inferences / execs, 2) if execs else None
-                if first:
-                    header_length, body = first[0]
-                    served_out = np.frombuffer(body[header_length:], dtype=np.float32).reshape(reference.shape)
-                    if not np.allclose(served_out, reference, rtol=1e-4, atol=1e-5):
-                        raise SystemExit("the served output differs from raw onnxruntime's: not the same model?")
-                served.append(row)
-                print(f"  {row}", flush=True)
+            for number in range(1, args.rounds + 1):
+                phase = args.phase_seconds
+                result = {"raw_single": raw_single(sessions[0], tensor, phase)}
+                result["served_1"] = served_phase(http_port, metrics_port, payload, 1, phase, reference)
+                for level in levels:
+                    if level not in (1, max(levels)):
+                        result[f"served_{level}"] = served_phase(http_port, metrics_port, payload, level, phase,
+                                                                 reference)
+                result["raw_parallel"] = raw_parallel(sessions, tensor, phase)
+                top = max(levels)
+                if top != 1:
+                    result[f"served_{top}"] = served_phase(http_port, metrics_port, payload, top, phase, reference)
+                rounds.append(result)
+                print(f"round {number}: " + "; ".join(
+                    f"{key} {value['throughput']}/s" + (f" p50 {value['p50']} ms" if value.get("p50") else "")
+                    for key, value in result.items()), flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
             log.close()
-        print(f"raw onnxruntime again, {args.duration} s ...", flush=True)
-        raw_after = bench_raw(sessions, tensor, args.duration)
-        print(f"  {raw_after}", flush=True)
 
+    machine_info = machine()
+    machine_info["load_average_1m_at_start"] = load
     result = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "architecture": args.architecture, "machine": machine(), "duration_s": args.duration,
-        "model_bytes": pkg["bytes"],
+        "architecture": args.architecture, "machine": machine_info, "phase_seconds": args.phase_seconds,
+        "model_bytes": pkg["bytes"], "levels": levels,
         "config": {"max_batch_size": 8, "preferred": [4, 8], "delay_us": args.delay_us, "instances": args.instances,
                    "intra_threads": intra, "spinning": spinning, "runtime_args": args.runtime_args},
-        "raw_before": raw_before, "raw_after": raw_after, "served": served,
-        "summary": summarize(raw_before, raw_after, served),
+        "rounds": rounds,
+        "summary": summarize(rounds, levels),
     }
     text = markdown(result)
     print()
