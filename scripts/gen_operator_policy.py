@@ -323,7 +323,7 @@ def own_module_mismatches(root=ROOT, policy_map=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--stack", help="stack name (default: stack_name of inventories/local)")
     parser.add_argument("--cluster", help="EKS cluster name (default: the stack name)")
     parser.add_argument("--output", default=str(OUTPUT), help="file to write, or - for stdout")

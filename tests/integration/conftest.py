@@ -40,7 +40,7 @@ def run_playbook(*args: str, env: dict | None = None, json_output: bool = False,
             full_env[key] = value
     return subprocess.run(
         [str(BIN / "ansible-playbook"), *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
     )
 
 

@@ -242,8 +242,10 @@ def run(endpoint, capsys, check=False, diff=False, **args):
 
 
 def alarm(**overrides):
-    return dict({"limit_usd": 5, "threshold_pct": 80, "email": "ops@example.com",
-                 "cost_filters_tags": {"stack": "gpu-e2e"}}, **overrides)
+    params = {"limit_usd": 5, "threshold_pct": 80, "email": "ops@example.com",
+              "cost_filters_tags": {"stack": "gpu-e2e"}}
+    params.update(overrides)
+    return params
 
 
 def notifications_of(budgets, name):

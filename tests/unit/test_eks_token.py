@@ -115,3 +115,22 @@ def test_kubeconfig_uses_the_exec_plugin_and_is_deterministic(tmp_path):
 def test_a_cluster_without_endpoint_is_refused():
     with pytest.raises(ek.EksKubeconfigError, match="CREATING"):
         ek.cluster_access(dict(CLUSTER, status="CREATING", endpoint=None))
+
+
+def test_the_kubernetes_client_authenticates_with_the_exec_kubeconfig(tmp_path, monkeypatch):
+    """kubernetes.core uses the kubernetes Python client: it must run the exec plugin and send the EKS token."""
+    kubernetes_config = pytest.importorskip("kubernetes.config")
+    for key, value in dict(CREDS, AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                           AWS_EC2_METADATA_DISABLED="true").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    path = tmp_path / "kubeconfig"
+    user = ek.exec_user("gpu-e2e", "eu-west-1", sys.executable)
+    ek.write_if_changed(str(path), ek.render(ek.kubeconfig(ek.cluster_access(CLUSTER), user)))
+    api_client = kubernetes_config.new_client_from_config(config_file=str(path))
+    configuration = api_client.configuration
+    assert configuration.host == CLUSTER["endpoint"]
+    # The key name differs between client versions (BearerToken since v12, authorization before).
+    header = configuration.api_key.get("BearerToken") or configuration.api_key.get("authorization")
+    assert header.startswith("Bearer ")
+    assert_is_an_eks_token(header[len("Bearer "):], "gpu-e2e")

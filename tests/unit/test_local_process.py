@@ -87,7 +87,7 @@ def test_readiness_timeout_stops_the_process(params):
 
 
 def test_a_port_held_by_something_else_is_refused(params):
-    holder = lp.ensure(dict(params, pid_file=params["pid_file"] + ".other"), check_mode=False)
+    lp.ensure(dict(params, pid_file=params["pid_file"] + ".other"), check_mode=False)
     try:
         with pytest.raises(lp.LocalProcessError, match="already answers"):
             lp.ensure(params, check_mode=False)

@@ -78,7 +78,7 @@ def test_a_local_report_says_emulated_random_weights_and_cpu(run_dir):
 
 def test_an_aws_report_does_not_claim_emulation(run_dir):
     content, _extra = render("report", str(run_dir), str(run_dir / "report.md"), platform_target="aws")
-    assert "emulated" not in content.split("## Problem")[0].lower()
+    assert "emulated" not in content.split("## Problem", maxsplit=1)[0].lower()
     assert "AWS profile" in content
 
 

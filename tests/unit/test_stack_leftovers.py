@@ -75,7 +75,8 @@ def factory(endpoint):
     return lambda service: RetryingBotoClientWrapper(raw(endpoint, service), AWSRetry.jittered_backoff(retries=2))
 
 
-def tagspec(rtype, name, tags=STACK_TAGS):
+def tagspec(rtype, name, tags=None):
+    tags = STACK_TAGS if tags is None else tags
     return [{"ResourceType": rtype, "Tags": [*tags, {"Key": "Name", "Value": name}]}]
 
 
