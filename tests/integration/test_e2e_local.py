@@ -72,6 +72,7 @@ def test_missing_credentials_on_the_aws_profile(tmp_path):
         "AWS_SESSION_TOKEN": None,
         "AWS_PROFILE": None,
     }
-    result = run_playbook("-i", "inventories/aws", "site.yml", "-e", f"runs_root={tmp_path}", env=env)
+    result = run_playbook("-i", "inventories/aws", "site.yml", "-e", f"runs_root={tmp_path}",
+                          "-e", '{"eks_public_access_cidrs": ["203.0.113.10/32"]}', env=env)
     assert result.returncode != 0
     assert "AWS credentials do not resolve" in result.stdout
