@@ -23,6 +23,8 @@ STAGES = "\n".join(
 def nodegroups(port, cluster):
     eks = boto3.client("eks", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+    if cluster not in eks.list_clusters()["clusters"]:
+        return {}  # the spot preflight runs in the preflight play, before even the cluster exists
     try:
         names = eks.list_nodegroups(clusterName=cluster)["nodegroups"]
     except botocore.exceptions.ClientError as exc:
