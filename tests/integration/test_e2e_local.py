@@ -40,6 +40,8 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
     assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
     assert "0 leftovers" in down.stdout
+    # The teardown completes the newest run (the second site.yml made it).
+    run_dir = (isolated_stack["runs_root"] / isolated_stack["stack"] / "latest").resolve()
     leftovers = json.loads((run_dir / "leftovers.json").read_text())
     assert int(leftovers["count"]) == 0
     report = (run_dir / "report.md").read_text()
