@@ -18,6 +18,8 @@ import os
 import re
 import tempfile
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_metrics
+
 try:
     from grafana_foundation_sdk.builders import common as gf_common_builders
     from grafana_foundation_sdk.builders import dashboard as gf_dashboard
@@ -48,19 +50,7 @@ class DashboardError(Exception):
 # Metric names each exporter really emits (the allow-list the tests hold every query to).
 # NVIDIA Triton Inference Server (docs: user_guide/metrics.md), labels model and version. The
 # summaries need `--metrics-config summary_latencies=true` on Triton; the local runtime always has them.
-TRITON_COUNTERS = frozenset(
-    {
-        "nv_inference_request_success",
-        "nv_inference_request_failure",
-        "nv_inference_count",
-        "nv_inference_exec_count",
-        "nv_inference_request_duration_us",
-        "nv_inference_queue_duration_us",
-        "nv_inference_compute_input_duration_us",
-        "nv_inference_compute_infer_duration_us",
-        "nv_inference_compute_output_duration_us",
-    }
-)
+TRITON_COUNTERS = frozenset(triton_metrics.TRITON_COUNTERS)
 METRIC_SOURCES = {
     "triton": TRITON_COUNTERS
     | {

@@ -29,18 +29,9 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.triton_metrics import TRITON_COUNTERS
 
-COUNTERS = (
-    "nv_inference_request_success",
-    "nv_inference_request_failure",
-    "nv_inference_count",
-    "nv_inference_exec_count",
-    "nv_inference_request_duration_us",
-    "nv_inference_queue_duration_us",
-    "nv_inference_compute_input_duration_us",
-    "nv_inference_compute_infer_duration_us",
-    "nv_inference_compute_output_duration_us",
-)
+COUNTERS = TRITON_COUNTERS
 CPU_COUNTER = "process_cpu_seconds_total"
 GPU_GAUGE = "DCGM_FI_DEV_GPU_UTIL"
 

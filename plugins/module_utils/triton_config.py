@@ -187,8 +187,9 @@ def _tokenize(text):
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            line = text.count("\n", 0, pos) + 1
-            raise TritonConfigError(f"config.pbtxt line {line}: unexpected text {text[pos:pos + 20]!r}")
+            bad = len(text) - len(text[pos:].lstrip())  # where the unexpected text starts
+            line = text.count("\n", 0, bad) + 1
+            raise TritonConfigError(f"config.pbtxt line {line}: unexpected text {text[bad:bad + 20]!r}")
         pos = match.end()
         kind = match.lastgroup
         if kind == "comment":

@@ -1,4 +1,4 @@
-"""config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py and the runtime's copy)."""
+"""config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py, which the runtime loads too)."""
 
 import os
 import sys
@@ -125,3 +125,9 @@ def test_io_signature_adds_the_batch_dimension():
 def test_the_runtime_parses_exactly_like_the_collection(text):
     assert pbtxt.parse(text) == tc.parse(text)
     assert pbtxt.REPEATED == tc.REPEATED
+
+
+def test_the_runtime_uses_the_collection_parser_file_not_a_copy():
+    assert os.path.samefile(pbtxt.PARSER_PATH, tc.__file__)
+    with pytest.raises(pbtxt.TritonConfigError, match="line 2"):
+        pbtxt.parse('name: "m"\n@@')
