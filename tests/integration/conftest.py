@@ -3,21 +3,31 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from aws_emulator_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+AWS_PLAY_HEADER = """\
+- name: {name}
+  hosts: controller
+  gather_facts: false
+  module_defaults:
+    group/amazon.aws.aws: "{{{{ aws_module_defaults }}}}"
+    group/community.aws.aws: "{{{{ aws_module_defaults }}}}"
+    group/gpu_e2e.platform.aws: "{{{{ aws_module_defaults }}}}"
+"""
+
+
+def aws_play(name: str, body: str) -> str:
+    """A one-play playbook on the controller with the AWS module_defaults site.yml's plays have."""
+    return AWS_PLAY_HEADER.format(name=name) + body
 
 
 def run_playbook(*args: str, env: dict | None = None, json_output: bool = False, timeout: int = 1800):

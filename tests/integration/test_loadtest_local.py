@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from aws_emulator_process import free_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 if os.path.join(ROOT, "collections") not in sys.path:
@@ -34,12 +34,6 @@ MODEL = "mobilenetv2"
 pytestmark = pytest.mark.skipif(
     not os.path.isdir(os.path.join(RUNTIME, "triton_local")), reason="runtime/triton_local is not there yet"
 )
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url, timeout=60, proc=None):

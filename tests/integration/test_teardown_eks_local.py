@@ -3,56 +3,28 @@ stack's (tagged stack=<stack> and named from the stack), leaves look-alikes alon
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
+from urllib.parse import urlsplit
 
-import boto3
 import pytest
+from aws_emulator_process import emulator_client, running_emulator
 
-from conftest import ROOT, changed_tasks, free_port, run_playbook
+from conftest import aws_play, changed_tasks, run_playbook
 
-EMULATOR = ROOT / "roles" / "bootstrap" / "files" / "aws_emulator.py"
 STACK = "it-td"
-PLAY = """\
-- name: The EKS part of the teardown alone
-  hosts: controller
-  gather_facts: false
-  module_defaults:
-    group/amazon.aws.aws: "{{ aws_module_defaults }}"
-    group/community.aws.aws: "{{ aws_module_defaults }}"
-    group/gpu_e2e.platform.aws: "{{ aws_module_defaults }}"
+PLAY = aws_play("The EKS part of the teardown alone", """\
   tasks:
     - name: Delete the stack's EKS resources.
       ansible.builtin.include_role:
         name: gpu_e2e.platform.teardown
         tasks_from: eks.yml
-"""
+""")
 
 
 @pytest.fixture
 def emulator():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=dict(os.environ),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
-
-
-def client(port, service):
-    return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+    """A fresh emulator per test; its base URL (clients) and port (the playbook's aws_emulator_port)."""
+    with running_emulator() as url:
+        yield url
 
 
 def tags(stack):
@@ -69,7 +41,7 @@ SERVICE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 
 
 def test_partial_state_is_cleaned_and_look_alikes_survive(emulator, tmp_path):
-    iam, eks, ec2 = client(emulator, "iam"), client(emulator, "eks"), client(emulator, "ec2")
+    iam, eks, ec2 = (emulator_client(emulator, service) for service in ("iam", "eks", "ec2"))
     # A partial stack: the cluster and node group are already gone; OIDC provider, IRSA role with its
     # customer-managed policy, and the node role are left.
     provider = iam.create_open_id_connect_provider(
@@ -95,7 +67,8 @@ def test_partial_state_is_cleaned_and_look_alikes_survive(emulator, tmp_path):
 
     playbook = tmp_path / "teardown_eks.yml"
     playbook.write_text(PLAY)
-    extra = ["-e", f"aws_emulator_port={emulator}", "-e", f"stack_name={STACK}", "-e", f"runs_root={tmp_path}"]
+    port = urlsplit(emulator).port
+    extra = ["-e", f"aws_emulator_port={port}", "-e", f"stack_name={STACK}", "-e", f"runs_root={tmp_path}"]
     first = run_playbook(str(playbook), *extra, timeout=600)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
 

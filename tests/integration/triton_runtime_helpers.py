@@ -6,7 +6,6 @@ Not a conftest: imported explicitly by the test files that need it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+from aws_emulator_process import free_port
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -21,12 +21,6 @@ if os.path.join(ROOT, "collections") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, triton_config  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tiny_classifier(classes=10, channels=3, size=8, seed=0):

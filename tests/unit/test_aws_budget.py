@@ -3,25 +3,16 @@ against the embedded emulator (roles/bootstrap/files/aws_emulator.py) on a free 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from aws_emulator_process import emulator_client, free_port, running_emulator
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_budget as ab
 from ansible_collections.gpu_e2e.platform.plugins.modules import aws_budget as module
 
-EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
 ACCOUNT = "123456789012"  # moto's default account
 
 
@@ -193,38 +184,15 @@ def test_a_second_subscriber_is_replaced_by_recreating_the_notification():
 # --- the module against the embedded emulator ------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the emulator did not start")
-                time.sleep(0.3)
+    with running_emulator() as url:
         yield url
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
 def budgets(endpoint):
-    return boto3.client("budgets", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+    return emulator_client(endpoint, "budgets")
 
 
 @pytest.fixture

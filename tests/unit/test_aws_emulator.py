@@ -2,51 +2,20 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
-import boto3
 import pytest
-
-EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from aws_emulator_process import EMULATOR, running_emulator
+from aws_emulator_process import emulator_client as client
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
-    port = free_port()
     prices = tmp_path_factory.mktemp("prices") / "spot.json"
     prices.write_text(json.dumps({"g4dn.xlarge": 0.99}))
-    env = dict(os.environ, GPU_E2E_EMULATOR_SPOT_PRICES=str(prices))
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
-
-
-def client(endpoint, service):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+    with running_emulator({"GPU_E2E_EMULATOR_SPOT_PRICES": str(prices)}) as url:
+        yield url
 
 
 def test_refuses_to_bind_beyond_loopback():

@@ -3,20 +3,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from aws_emulator_process import emulator_client, running_emulator
 from botocore.exceptions import ClientError
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
@@ -25,7 +19,6 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_timeline imp
 
 UTC = datetime.UTC
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run" / "gpu-e2e" / "20261122T060000Z"
-EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
 TAGS = {"stack": "gpu-e2e", "project": "gpu-e2e-platform"}
 
 
@@ -224,32 +217,10 @@ def test_a_partial_run_has_a_partial_timeline(tmp_path):
 
 
 # -- the whole path against the real emulator ----------------------------------
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def emulator():
-    port = free_port()
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="false")
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("the emulator did not start")
-            time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    with running_emulator({"MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}) as url:
+        yield url
 
 
 def test_the_seeded_emulator_answers_the_audit(emulator):
@@ -263,9 +234,8 @@ def test_the_seeded_emulator_answers_the_audit(emulator):
     urllib.request.urlopen(request, timeout=10)
 
     def client(service, region=None):
-        raw = boto3.client(service, endpoint_url=emulator, region_name=region or "us-east-1",
-                           aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
-        return RetryingBotoClientWrapper(raw, AWSRetry.jittered_backoff(retries=1))
+        return RetryingBotoClientWrapper(emulator_client(emulator, service, region),
+                                         AWSRetry.jittered_backoff(retries=1))
 
     result = ce.audit(client, {"tags": TAGS, "start": window["start"], "end": window["end"],
                                "timeline": found["timeline"], "check_cost_allocation_tags": False})

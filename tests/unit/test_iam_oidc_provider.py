@@ -3,24 +3,15 @@ end against the embedded emulator (roles/bootstrap/files/aws_emulator.py) on a f
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
-import boto3
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from aws_emulator_process import emulator_client, running_emulator
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import iam_oidc_provider as op
 from ansible_collections.gpu_e2e.platform.plugins.modules import iam_oidc_provider as module
 
-EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 PRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
@@ -186,28 +177,10 @@ def test_absent_deletes_once():
 # --- the module against the embedded emulator ------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=dict(os.environ),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    with running_emulator() as url:
+        yield url
 
 
 def run(endpoint, capsys, check=False, **args):
@@ -220,8 +193,7 @@ def run(endpoint, capsys, check=False, **args):
 
 def test_module_check_create_idempotent_delete(endpoint, capsys):
     issuer = f"https://oidc.eks.us-east-1.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
+    iam = emulator_client(endpoint, "iam")
 
     def count():
         return sum(1 for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]

@@ -1,19 +1,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 
 import pytest
+from aws_emulator_process import free_port
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import local_process as lp
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from aws_emulator_process import free_port, running_emulator
+from aws_emulator_process import emulator_client as raw
 
 from ansible_collections.gpu_e2e.platform.plugins.filter.leftovers import leftover_line
 from ansible_collections.gpu_e2e.platform.plugins.filter.leftovers import untagged_line
@@ -24,50 +19,22 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers i
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import recorded_ids_from_files
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_leftovers import scan
 
-EMULATOR = Path(__file__).resolve().parents[2] / "roles" / "bootstrap" / "files" / "aws_emulator.py"
 STACK = "lo"
 STACK_TAGS = [{"Key": "stack", "Value": STACK}, {"Key": "project", "Value": "p"}]
 ACCOUNT = "123456789012"
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
     # No IAM managed policies: loading them after every reset costs seconds and the scan never needs them.
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="false")
-    proc = subprocess.Popen([sys.executable, str(EMULATOR), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("the emulator did not start")
-            time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    with running_emulator({"MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}) as url:
+        yield url
 
 
 @pytest.fixture
 def endpoint(server):
     urllib.request.urlopen(urllib.request.Request(server + "/moto-api/reset", method="POST"), timeout=10)
     return server
-
-
-def raw(endpoint, service):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="local-emulator-key", aws_secret_access_key="local-emulator-secret")
 
 
 def factory(endpoint):
