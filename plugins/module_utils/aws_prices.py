@@ -20,6 +20,7 @@ HOURLY = {
     "nat_gateway": 0.045,  # per NAT gateway hour (plus $0.045/GB processed, not included)
     "public_ipv4": 0.005,  # per public IPv4 address hour (Elastic IPs, attached or not)
     "eks_cluster": 0.10,  # EKS control plane, standard support
+    "eks_cluster_extended_support": 0.60,  # EKS control plane on extended support ($0.10 + $0.50)
     "alb": 0.0225,  # Application Load Balancer hour (plus LCUs, not included)
     "nlb": 0.0225,  # Network Load Balancer hour (plus NLCUs, not included)
     "clb": 0.025,  # Classic Load Balancer hour

@@ -37,6 +37,7 @@ import re
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
 
 try:
     import botocore
@@ -139,6 +140,7 @@ def normalize_entry(entry, window_start, window_end):
         "end": max(start, end),
         "source": entry.get("source", ""),
         "usd_per_hour": None if entry.get("usd_per_hour") is None else float(entry["usd_per_hour"]),
+        "version": str(entry["version"]) if entry.get("version") else "",
     }
 
 
@@ -154,8 +156,9 @@ def hourly_price(entry, prices, on_demand=None):
         if on_demand and itype in on_demand:
             return on_demand[itype]
         return aws_prices.on_demand_hourly(itype, prices)
-    key = {"nat_gateway": "nat_gateway", "public_ipv4": "public_ipv4", "eks_cluster": "eks_cluster",
-           "alb": "alb", "nlb": "nlb"}[resource]
+    if resource == "eks_cluster":
+        return eks_versions.control_plane_hourly(entry.get("version"), entry["start"], prices)
+    key = {"nat_gateway": "nat_gateway", "public_ipv4": "public_ipv4", "alb": "alb", "nlb": "nlb"}[resource]
     return prices["hourly"][key]
 
 
@@ -187,6 +190,8 @@ def estimate(entries, prices, on_demand=None):
         label = entry["resource"]
         if entry["resource"] == "instance":
             label = f"{entry['instance_type']} {entry['capacity'].replace('_', '-')}"
+        elif entry["resource"] == "eks_cluster" and entry.get("version"):
+            label = f"eks_cluster {entry['version']}"
         items.append({
             "resource": entry["resource"],
             "label": label,

@@ -74,7 +74,10 @@ def entries_from_record(name, record, created):
         entries.append({"resource": "public_ipv4", "start": created, "source": source + " (NAT gateway EIP)"})
     if name.startswith("eks") and _first(record, "cluster_arn", "cluster_name") and not _first(
             record, "instance_types", "instance_type"):
-        entries.append({"resource": "eks_cluster", "start": created, "source": source})
+        entry = {"resource": "eks_cluster", "start": created, "source": source}
+        if record.get("version"):
+            entry["version"] = str(record["version"])  # extended support is priced higher
+        entries.append(entry)
     itypes = _first(record, "instance_types", "instance_type")
     if itypes:
         itype = itypes[0] if isinstance(itypes, list) else itypes

@@ -30,6 +30,7 @@ information, as ``untagged_in_stack_vpcs``.
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import re
@@ -39,6 +40,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
 
 try:
     import botocore
@@ -392,9 +394,14 @@ class Scanner:
             if not reason and name == self.cluster and vpc_id in self.stack_vpcs:
                 reason = f"named {self.cluster} in a stack VPC"
             if reason:
+                version = cluster.get("version")
+                today = datetime.datetime.now(datetime.timezone.utc)
+                hourly = eks_versions.control_plane_hourly(version, today, self.prices)
+                support = eks_versions.support(version, today)["status"]
                 self.add("eks", "cluster", name, name, f"{reason}; {cluster.get('status')}",
-                         aws_prices.per_day_from_hourly(self.hourly("eks_cluster")),
-                         f"EKS control plane ${self.hourly('eks_cluster')}/h")
+                         aws_prices.per_day_from_hourly(hourly),
+                         f"EKS {version} control plane ${hourly}/h"
+                         + (" (extended support)" if support in ("extended", "ended") else ""))
             elif name == self.cluster:
                 self.add_untagged("eks", "cluster", name, name, vpc_id,
                                   note=f"named {self.cluster} but not tagged stack={self.stack}: not the stack's")

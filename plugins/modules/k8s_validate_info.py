@@ -24,9 +24,9 @@ options:
     elements: path
     required: true
   kubernetes_version:
-    description: Kubernetes version whose schemas are used, C(1.31) or C(1.31.0).
+    description: Kubernetes version whose schemas are used, C(1.32) or C(1.32.0).
     type: str
-    default: "1.31"
+    default: "1.32"
   strict:
     description: Reject fields that the schema does not define.
     type: bool
@@ -43,7 +43,7 @@ EXAMPLES = r"""
 - name: Validate the rendered observability manifests for the cluster's Kubernetes version.
   gpu_e2e.platform.k8s_validate_info:
     src: ["{{ run_dir }}/k8s/observability-dashboards.yaml"]
-    kubernetes_version: "{{ eks_cluster_version | default('1.31') }}"
+    kubernetes_version: "{{ eks_cluster_version | default('1.32') }}"
 """
 
 RETURN = r"""
@@ -51,7 +51,7 @@ kubernetes_version:
   description: The version validated against.
   returned: always
   type: str
-  sample: 1.31.0
+  sample: 1.32.0
 files:
   description: The manifest files read.
   returned: always
@@ -86,7 +86,7 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "src": {"type": "list", "elements": "path", "required": True},
-            "kubernetes_version": {"type": "str", "default": "1.31"},
+            "kubernetes_version": {"type": "str", "default": "1.32"},
             "strict": {"type": "bool", "default": True},
             "fail_on_invalid": {"type": "bool", "default": True},
         },

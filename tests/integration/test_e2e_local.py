@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, changed_tasks, run_playbook
+from playbook_runner import ROOT, changed_tasks, run_playbook
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +57,7 @@ def test_bad_inputs_stop_before_anything_exists(isolated_stack):
     for bad, message in [
         ("vpc_cidr=10.0.0.0/33", "is not a valid CIDR"),
         ("aws_region=xx-fake-9", "is not an AWS region"),
+        ("eks_cluster_version=1.31", "AWS no longer creates clusters at this version"),
     ]:
         result = run_playbook("site.yml", *isolated_stack["extra"], "-e", bad)
         assert result.returncode != 0

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import run_playbook
+from playbook_runner import run_playbook
 
 PLAY = """\
 - name: The nvidia_plugin role alone, after its preflight checks (as the preflight play runs them)
@@ -52,7 +52,7 @@ def test_rendered_manifests_are_strictly_valid_and_target_the_gpu_nodes(stage):
     manifest = run_dir / "k8s" / "nvidia-device-plugin.yaml"
     docs = documents(manifest)
     assert sorted(d["kind"] for d in docs) == ["DaemonSet", "ServiceAccount"]
-    for version in ("1.31.0", "1.33.0"):
+    for version in ("1.32.0", "1.34.0"):
         for doc in docs:
             kubernetes_validate.validate(doc, version, strict=True)
     (daemonset,) = [d for d in docs if d["kind"] == "DaemonSet"]
@@ -70,7 +70,7 @@ def test_a_misspelled_field_in_the_values_fails_strict_validation(stage):
     misspelled = {"resources": {"requests": {"cpu": "10m"}, "limts": {"memory": "128Mi"}}}
     result = run(nvidia_plugin_extra_values=misspelled)
     assert result.returncode != 0
-    assert "manifest(s) invalid for Kubernetes 1.31.0" in result.stdout
+    assert "manifest(s) invalid for Kubernetes 1.32.0" in result.stdout
     assert "limts" in result.stdout
     # The invalid render is kept in the run directory for inspection.
     assert "limts" in (run_dir / "k8s" / "nvidia-device-plugin.yaml").read_text()

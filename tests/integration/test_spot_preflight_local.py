@@ -10,7 +10,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import ROOT, changed_tasks, run_playbook
+from playbook_runner import ROOT, changed_tasks, run_playbook
 
 pytestmark = pytest.mark.slow
 

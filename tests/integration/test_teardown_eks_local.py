@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from aws_emulator_process import emulator_client, running_emulator
 
-from conftest import aws_play, changed_tasks, run_playbook
+from playbook_runner import aws_play, changed_tasks, run_playbook
 
 STACK = "it-td"
 PLAY = aws_play("The EKS part of the teardown alone", """\

@@ -15,7 +15,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "roles", "triton", "files", "charts", "triton")
 VALIDATOR = os.path.join(ROOT, "roles", "triton", "files", "validate_manifests.py")
 SCHEMAS = os.path.join(ROOT, "roles", "triton", "files", "schemas")
-K8S_VERSION = "1.31"
+K8S_VERSION = "1.32"
 BASE = {
     "modelRepository": "s3://gpu-e2e-models-123456789012/model-repository/0123456789abcdef",
     "serviceAccount.roleArn": "arn:aws:iam::123456789012:role/gpu-e2e-triton-s3-read",

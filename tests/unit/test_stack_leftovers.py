@@ -102,7 +102,7 @@ def test_every_service_is_found_with_a_cost_per_day(endpoint):
                                         Tags=STACK_TAGS)
     eks = raw(endpoint, "eks")
     eks.create_cluster(name=STACK, roleArn=role, resourcesVpcConfig={"subnetIds": net["subnets"]},
-                       tags={"stack": STACK})
+                       tags={"stack": STACK}, version="1.35")  # standard support until 2027-03-27
     eks.create_nodegroup(clusterName=STACK, nodegroupName="gpu", nodeRole=role, subnets=net["subnets"],
                          instanceTypes=["g4dn.xlarge"], capacityType="SPOT",
                          scalingConfig={"minSize": 0, "maxSize": 2, "desiredSize": 2}, tags={"stack": STACK})

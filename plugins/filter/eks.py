@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpu_e2e.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""eks_support: where an EKS Kubernetes version stands in AWS's support calendar (for preflight)."""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
+
+
+def eks_support(version, on=None):
+    """Support status of `version` on `on` (an ISO date; default: today, UTC). See module_utils/eks_versions.py."""
+    day = on or datetime.datetime.now(datetime.timezone.utc).date()
+    return eks_versions.support(version, day)
+
+
+class FilterModule:
+    """EKS filters."""
+
+    def filters(self):
+        return {"eks_support": eks_support}
