@@ -11,11 +11,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from loopback_http import StubHandler, serving
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -23,45 +22,29 @@ pytestmark = pytest.mark.skipif(not os.path.exists(ANSIBLE_PLAYBOOK), reason="an
 TOKEN = "glsa_stub-token-value"
 
 
-class StubGrafana(BaseHTTPRequestHandler):
+class StubGrafana(StubHandler):
     posted: ClassVar[list] = []
-
-    def _send(self, status, payload):
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(401, {"message": "Unauthorized"})
+            return self.answer(401, {"message": "Unauthorized"})
         uid = self.path.rsplit("/", 1)[1]
-        return self._send(200, {"dashboard": {"id": 7, "uid": uid, "title": f"T {uid}", "panels": []}, "meta": {}})
+        return self.answer(200, {"dashboard": {"id": 7, "uid": uid, "title": f"T {uid}", "panels": []}, "meta": {}})
 
     def do_POST(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}" or self.path != "/api/snapshots":
-            return self._send(401, {"message": "Unauthorized"})
+            return self.answer(401, {"message": "Unauthorized"})
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         StubGrafana.posted.append(body)
         key = f"key{len(StubGrafana.posted)}"
-        return self._send(200, {"key": key, "url": f"http://grafana.test/dashboard/snapshot/{key}", "id": 1})
-
-    def log_message(self, *args):
-        pass
+        return self.answer(200, {"key": key, "url": f"http://grafana.test/dashboard/snapshot/{key}", "id": 1})
 
 
 @pytest.fixture
 def grafana():
     StubGrafana.posted = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubGrafana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(StubGrafana) as url:
+        yield url
 
 
 def run(tmp_path, play, extra):

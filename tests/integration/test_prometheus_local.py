@@ -16,15 +16,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jinja2
 import pytest
 from aws_emulator_process import free_port
+from loopback_http import StubHandler, serving
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(ROOT, "collections")
@@ -42,7 +41,7 @@ TEMPLATE = os.path.join(ROOT, "roles", "observability", "templates", "prometheus
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
-class TritonLikeMetrics(BaseHTTPRequestHandler):
+class TritonLikeMetrics(StubHandler):
     """Exposition text with Triton's metric names, written as tritonserver and runtime/triton_local write them."""
 
     scrapes = 0
@@ -72,26 +71,13 @@ class TritonLikeMetrics(BaseHTTPRequestHandler):
         for quantile, value in (("0.5", 2000), ("0.95", 4000), ("0.99", 6000)):
             labels = f'model="mobilenetv2",version="1",quantile="{quantile}"'
             lines.append(f"nv_inference_request_summary_us{{{labels}}} {value}")
-        body = ("\n".join(lines) + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, "\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
 
 
 @pytest.fixture
 def metrics_endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TritonLikeMetrics)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(TritonLikeMetrics) as url:
+        yield url.removeprefix("http://")  # a scrape target is host:port
 
 
 def render_config(target, stack="itest"):

@@ -8,12 +8,11 @@ import importlib
 import json
 import os
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 from ansible.module_utils.urls import open_url
+from loopback_http import StubHandler, serving
 
 COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", "collections")
 if os.path.abspath(COLLECTIONS) not in sys.path:
@@ -24,41 +23,25 @@ TOKEN = "glsa_integration-test-token"
 T0 = 1767225600000
 
 
-class StubGrafana(BaseHTTPRequestHandler):
+class StubGrafana(StubHandler):
     received: ClassVar[list] = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path != "/api/annotations":
-            self._answer(404, {"message": "Not found"})
+            self.answer(404, {"message": "Not found"})
         elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._answer(401, {"message": "Unauthorized"})
+            self.answer(401, {"message": "Unauthorized"})
         else:
             StubGrafana.received.append(body)
-            self._answer(200, {"id": len(StubGrafana.received), "message": "Annotation added"})
-
-    def _answer(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            self.answer(200, {"id": len(StubGrafana.received), "message": "Annotation added"})
 
 
 @pytest.fixture
 def grafana():
     StubGrafana.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubGrafana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(StubGrafana) as url:
+        yield url
 
 
 def events(path):

@@ -13,14 +13,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from loopback_http import StubHandler, serving
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 if os.path.join(ROOT, "collections") not in sys.path:
@@ -190,34 +189,26 @@ def test_snapshot_names_and_window_validation():
 # --- end to end against loopback fakes ------------------------------------------------------------
 
 
-class FakeGrafana(BaseHTTPRequestHandler):
+class FakeGrafana(StubHandler):
     dashboards: dict = {}
     posted: list = []
 
-    def _send(self, status, payload):
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(401, {"message": "invalid API key"})
+            return self.answer(401, {"message": "invalid API key"})
         uid = self.path.rsplit("/", 1)[-1]
         if not self.path.startswith("/api/dashboards/uid/") or uid not in self.dashboards:
-            return self._send(404, {"message": "Dashboard not found"})
-        return self._send(200, {"dashboard": self.dashboards[uid], "meta": {"slug": uid}})
+            return self.answer(404, {"message": "Dashboard not found"})
+        return self.answer(200, {"dashboard": self.dashboards[uid], "meta": {"slug": uid}})
 
     def do_POST(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}" or self.path != "/api/snapshots":
-            return self._send(401, {"message": "invalid API key"})
+            return self.answer(401, {"message": "invalid API key"})
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeGrafana.posted.append(body)
         key = f"key{len(FakeGrafana.posted)}"
         host = f"http://{self.headers['Host']}"
-        return self._send(
+        return self.answer(
             200,
             {
                 "key": key,
@@ -228,11 +219,8 @@ class FakeGrafana(BaseHTTPRequestHandler):
             },
         )
 
-    def log_message(self, *args):
-        pass
 
-
-class FakePrometheus(BaseHTTPRequestHandler):
+class FakePrometheus(StubHandler):
     """query_range answers a fixed two-series matrix, except: an expression containing EMPTY_WORD
     gets an empty result and one containing ERROR_WORD gets Prometheus' 400 bad_data."""
 
@@ -243,9 +231,7 @@ class FakePrometheus(BaseHTTPRequestHandler):
     def do_GET(self):
         parsed = urllib.parse.urlsplit(self.path)
         if parsed.path != "/api/v1/query_range":
-            self.send_response(404)
-            self.end_headers()
-            return
+            return self.answer(404, b"", content_type="text/plain")
         params = dict(urllib.parse.parse_qsl(parsed.query))
         FakePrometheus.queries.append(params)
         start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
@@ -269,22 +255,7 @@ class FakePrometheus(BaseHTTPRequestHandler):
                 {"metric": dict(labels, model="resnet50", gpu="1"), "values": [[t, "NaN"] for t in stamps[:2]]},
             ]
             doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(handler):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
+        return self.answer(status, doc)
 
 
 @pytest.fixture
@@ -293,12 +264,8 @@ def fakes():
     FakeGrafana.posted = []
     FakePrometheus.queries = []
     FakePrometheus.empty_word = FakePrometheus.error_word = "\x00"
-    running = [serve(FakeGrafana), serve(FakePrometheus)]
-    yield running[0][2], running[1][2]
-    for server, thread, _url in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(FakeGrafana) as grafana, serving(FakePrometheus) as prometheus:
+        yield grafana, prometheus
 
 
 def closed_port_url():
