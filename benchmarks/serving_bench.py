@@ -139,16 +139,17 @@ def _raw_loop(session, feeds, deadline, latencies):
 def raw_parallel(sessions, tensor, duration):
     """One caller per instance, as the runtime runs them: throughput at saturation."""
     per_caller = [[] for _unused in sessions]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=_raw_loop, args=(session, {"input": tensor}, started + duration, lat))
                for session, lat in zip(sessions, per_caller, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     count = sum(len(lat) for lat in per_caller)
-    return {"callers": len(sessions), "requests": count, "throughput": round(count / elapsed, 2)}
+    return {"callers": len(sessions), "requests": count, "throughput": round(count / elapsed, 2),
+            "cpu_ms_per_inference": round(cpu / count * 1000.0, 3) if count else None}
 
 
 # --- served ---------------------------------------------------------------------------------------
@@ -207,8 +208,8 @@ def scrape(port):
         text = response.read().decode()
     values = {}
     for line in text.splitlines():
-        if line.startswith("nv_inference_count{") or line.startswith("nv_inference_exec_count{"):
-            values[line.split("{")[0]] = float(line.rsplit(" ", 1)[1])
+        if line.startswith(("nv_inference_count{", "nv_inference_exec_count{", "process_cpu_seconds_total ")):
+            values[line.split("{")[0].split(" ")[0]] = float(line.rsplit(" ", 1)[1])
     return values
 
 
@@ -289,10 +290,24 @@ def markdown(result):
         f"**{s['overhead_p50_ms']:.2f} ms** "
         f"(rounds: {', '.join(f'{v:.2f}' for v in s['overheads'])}; goal <= {GOAL_OVERHEAD_MS} ms: "
         f"{'met' if s['overhead_ok'] else 'MISSED'}).",
+        cpu_line(result),
         f"- Raw throughput drift across the run (last round vs first): {s['raw_drift_pct']}%.",
         "",
     ]
     return "\n".join(lines)
+
+
+def cpu_line(result):
+    """Where the cores went at saturation: CPU per inference, raw against served (runtime and load generator)."""
+    rounds, top = result["rounds"], max(result["levels"])
+    raw = [r["raw_parallel"]["cpu_ms_per_inference"] for r in rounds if r["raw_parallel"].get("cpu_ms_per_inference")]
+    served = [r[f"served_{top}"] for r in rounds if r.get(f"served_{top}", {}).get("cpu_ms_per_inference")]
+    if not raw or not served:
+        return "- CPU per inference at saturation: not measured (the runtime exports no process_cpu_seconds_total)."
+    runtime = _cell([r["cpu_ms_per_inference"] for r in served])
+    client = _cell([r["client_cpu_ms_per_inference"] for r in served])
+    return (f"- CPU per inference at saturation: raw onnxruntime {_cell(raw)} ms; served {runtime} ms in the runtime "
+            f"(HTTP, batching and onnxruntime together) plus {client} ms in the load generator, on the same cores.")
 
 
 def append_report(path, text):
@@ -339,9 +354,16 @@ def check_output(first, reference):
 
 
 def served_phase(port, metrics_port, payload, level, seconds, reference):
-    before = scrape(metrics_port)
+    """One load level; besides latency and throughput, the CPU each inference cost the runtime and the client."""
+    before, client_started = scrape(metrics_port), time.process_time()
     row, first = bench_served(port, payload, level, seconds)
-    row["mean_batch"] = mean_batch(before, scrape(metrics_port))
+    client_cpu, after = time.process_time() - client_started, scrape(metrics_port)
+    row["mean_batch"] = mean_batch(before, after)
+    inferences = after["nv_inference_count"] - before["nv_inference_count"]  # the warm-up included, as in the CPU
+    if inferences and "process_cpu_seconds_total" in after:
+        runtime_cpu = after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]
+        row["cpu_ms_per_inference"] = round(runtime_cpu / inferences * 1000.0, 3)
+        row["client_cpu_ms_per_inference"] = round(client_cpu / inferences * 1000.0, 3)
     check_output(first, reference)
     return row
 

@@ -29,3 +29,5 @@ def test_one_short_round_reports_every_phase_and_both_goals(tmp_path):
     text = report.read_text()
     assert text.startswith("# Benchmarks") and "random weights" in text and "CPU figures" in text
     assert "P50 overhead at concurrency 1" in text and "Throughput at saturation" in text
+    assert only_round["raw_parallel"]["cpu_ms_per_inference"] > 0 and only_round["served_4"]["cpu_ms_per_inference"] > 0
+    assert "CPU per inference at saturation: raw onnxruntime" in text
