@@ -11,6 +11,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import EvidenceError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import render
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import unit_economics
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import utilisation_column
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import load_run
 from ansible_collections.gpu_e2e.platform.plugins.modules import evidence_report
 
@@ -74,6 +75,15 @@ def test_a_local_report_says_emulated_random_weights_and_cpu(run_dir):
         assert "emulated" in lowered, document
         assert "random" in lowered, document
         assert "cpu" in lowered, document
+
+
+def test_the_kpi_table_says_what_its_utilisation_column_measured(run_dir):
+    content, _extra = render("report", str(run_dir), str(run_dir / "report.md"))
+    assert "| runtime CPU (% of one core) | SLO |" in content
+    assert utilisation_column({"a": {"utilisation_label": "GPU utilisation (DCGM_FI_DEV_GPU_UTIL, %)"}}) \
+        == "GPU utilisation"
+    mixed = {"a": {"utilisation_label": "GPU utilisation (%)"}, "b": {"utilisation_label": "runtime CPU"}}
+    assert utilisation_column(mixed) == "utilisation"
 
 
 def test_an_aws_report_does_not_claim_emulation(run_dir):
