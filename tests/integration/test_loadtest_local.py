@@ -6,7 +6,6 @@ and two workers) and, when the `prometheus` binary is present, server-side KPIs 
 Nothing asserts absolute speed.
 """
 
-import importlib
 import json
 import os
 import shutil
@@ -19,13 +18,11 @@ import urllib.request
 import pytest
 from aws_emulator_process import free_port
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_kpis as kpis
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_plan as plan_mu
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, triton_config
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-MU = "ansible_collections.gpu_e2e.platform.plugins.module_utils."
-kpis = importlib.import_module(MU + "loadtest_kpis")
-plan_mu = importlib.import_module(MU + "loadtest_plan")
-summary = importlib.import_module(MU + "loadtest_summary")
 
 LOCUSTFILE = os.path.join(ROOT, "loadtest", "locustfile.py")
 RUNTIME = os.path.join(ROOT, "runtime")
@@ -63,8 +60,6 @@ def stop(proc):
 
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory):
-    onnx_model = importlib.import_module(MU + "onnx_model")
-    triton_config = importlib.import_module(MU + "triton_config")
     if onnx_model.missing_libraries():
         pytest.skip("onnx/onnxruntime are not installed")
     root = tmp_path_factory.mktemp("repo")

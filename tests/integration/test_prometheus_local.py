@@ -9,7 +9,6 @@
 Skipped with a reason when the prometheus binary is absent (CI installs the Debian package).
 """
 
-import importlib
 import json
 import os
 import shutil
@@ -25,11 +24,9 @@ import pytest
 from aws_emulator_process import free_port
 from loopback_http import StubHandler, serving
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import dashboards
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-COLLECTIONS = os.path.join(ROOT, "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
-dashboards = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.dashboards")
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

@@ -4,20 +4,14 @@ Exercises the real HTTP path (ansible.module_utils.urls.open_url): method, path,
 and that a refusing or unreachable Grafana never loses the event in events.json.
 """
 
-import importlib
 import json
-import os
-import sys
 from typing import ClassVar
 
 import pytest
 from ansible.module_utils.urls import open_url
 from loopback_http import StubHandler, serving
 
-COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", "collections")
-if os.path.abspath(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, os.path.abspath(COLLECTIONS))
-run_events = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.run_events")
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import run_events
 
 TOKEN = "glsa_integration-test-token"
 T0 = 1767225600000

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import socket
-import sys
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as th
+from triton_runtime_helpers import Runtime, slow_model, tiny_classifier, write_model
 from tritonclient.utils import InferenceServerException
-
-sys.path.insert(0, os.path.dirname(__file__))
-from triton_runtime_helpers import Runtime, slow_model, tiny_classifier, write_model  # noqa: E402
 
 TINY = tiny_classifier()
 X = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)

@@ -7,12 +7,9 @@ import os
 import sys
 
 import pytest
+from triton_runtime_helpers import ROOT, free_port
 
-sys.path.insert(0, os.path.dirname(__file__))
-from triton_runtime_helpers import ROOT, free_port  # noqa: E402
-
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import local_process, onnx_package  # noqa: E402
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_smoke  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import local_process, onnx_package, triton_smoke
 
 
 @pytest.fixture

@@ -16,11 +16,9 @@ import numpy as np
 from aws_emulator_process import free_port
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, triton_config
 
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, triton_config  # noqa: E402
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def tiny_classifier(classes=10, channels=3, size=8, seed=0):

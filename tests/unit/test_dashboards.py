@@ -1,20 +1,16 @@
 """Dashboards as code (plugins/module_utils/dashboards.py): content, PromQL validity, metric names, files."""
 
-import importlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-dashboards = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.dashboards")
-module = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.modules.grafana_dashboards")
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import dashboards
+from ansible_collections.gpu_e2e.platform.plugins.modules import grafana_dashboards as module
+from triton_local import metrics
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 needs_promtool = pytest.mark.skipif(
@@ -126,16 +122,6 @@ def test_unknown_metric_is_caught(built):
 
 def runtime_metric_families():
     """The metric families the local runtime really writes (runtime/triton_local/metrics.py)."""
-    runtime = os.path.join(ROOT, "runtime")
-    if not os.path.isdir(os.path.join(runtime, "triton_local")):
-        pytest.skip("runtime/triton_local is not in this tree yet")
-    sys.path.insert(0, runtime)
-    try:
-        metrics = importlib.import_module("triton_local.metrics")
-    except ImportError as exc:
-        pytest.skip(f"runtime/triton_local does not import here: {exc}")
-    finally:
-        sys.path.remove(runtime)
 
     class NoModels:
         def all_versions(self):

@@ -6,13 +6,10 @@ Prometheus answering query_range, both on loopback ports opened by the test; and
 binary is installed, against a real Prometheus scraping itself on loopback.
 """
 
-import importlib
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,13 +18,9 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from loopback_http import StubHandler, serving
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-PKG = "ansible_collections.gpu_e2e.platform.plugins."
-snap = importlib.import_module(PKG + "module_utils.grafana_snapshot")
-dashboards = importlib.import_module(PKG + "module_utils.dashboards")
-module = importlib.import_module(PKG + "modules.grafana_snapshot")
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import dashboards
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import grafana_snapshot as snap
+from ansible_collections.gpu_e2e.platform.plugins.modules import grafana_snapshot as module
 
 TOKEN = "glsa_test-token-value"
 FROM_MS = 1767225600000  # 2026-01-01T00:00:00Z

@@ -2,18 +2,12 @@
 
 import json
 import math
-import os
 import struct
-import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "loadtest") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "loadtest"))
-
-from gpu_e2e_loadtest import stage_stats  # noqa: E402
-from gpu_e2e_loadtest.triton_codec import HEADER, CodecError, build_request, parse_response  # noqa: E402
+from gpu_e2e_loadtest import stage_stats
+from gpu_e2e_loadtest.triton_codec import HEADER, CodecError, build_request, parse_response
 
 METADATA = {
     "name": "mobilenetv2",

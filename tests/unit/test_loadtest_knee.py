@@ -1,13 +1,6 @@
 """Knee detection of a concurrency sweep (module_utils/loadtest_knee.py)."""
 
-import importlib
-import os
-import sys
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-knee = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_knee")
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_knee as knee
 
 
 def test_knee_is_the_last_step_that_still_paid_off():

@@ -1,25 +1,21 @@
 """KPI extraction from Locust CSV fixtures, Triton counters (scrapes and a fake Prometheus) and
 the kpis.json document (module_utils/loadtest_locust_csv.py, loadtest_server_metrics.py, loadtest_kpis.py)."""
 
-import importlib
 import io
 import json
 import os
 import shutil
-import sys
 import urllib.parse
 
 import pytest
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_errors as errors
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_kpis as kpis
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_locust_csv as lcsv
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_server_metrics as srv
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "loadtest")
-MU = "ansible_collections.gpu_e2e.platform.plugins.module_utils."
-lcsv = importlib.import_module(MU + "loadtest_locust_csv")
-srv = importlib.import_module(MU + "loadtest_server_metrics")
-kpis = importlib.import_module(MU + "loadtest_kpis")
-errors = importlib.import_module(MU + "loadtest_errors")
 
 T0 = 1767225600
 PREFIX = os.path.join(FIXTURES, "killed")

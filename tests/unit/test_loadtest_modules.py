@@ -1,27 +1,23 @@
 """The load test modules end to end on fixture files (args through patch_module_args), the
 progress line and the progress callback."""
 
-import importlib
 import json
 import os
 import shutil
-import sys
 import time
 import types
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.gpu_e2e.platform.plugins.callback import loadtest_progress as callback
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_progress as progress
+from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_kpis as kpis_module
+from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_plots as plots_module
+from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_progress_info as progress_module
+from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_summary as summary_module
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-PKG = "ansible_collections.gpu_e2e.platform.plugins."
-kpis_module = importlib.import_module(PKG + "modules.loadtest_kpis")
-progress_module = importlib.import_module(PKG + "modules.loadtest_progress_info")
-summary_module = importlib.import_module(PKG + "modules.loadtest_summary")
-plots_module = importlib.import_module(PKG + "modules.loadtest_plots")
-progress = importlib.import_module(PKG + "module_utils.loadtest_progress")
-callback = importlib.import_module(PKG + "callback.loadtest_progress")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "loadtest")
 T0 = 1767225600
 

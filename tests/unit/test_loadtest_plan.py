@@ -1,20 +1,13 @@
 """Stage plans of the scenarios (module_utils/loadtest_plan.py, the loadtest_plan filter) and how the
 locustfile steps through them (loadtest/gpu_e2e_loadtest/plan.py)."""
 
-import importlib
 import json
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-for path in (os.path.join(ROOT, "collections"), os.path.join(ROOT, "loadtest")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-mu = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_plan")
-flt = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.filter.loadtest")
-runner_plan = importlib.import_module("gpu_e2e_loadtest.plan")
+from ansible_collections.gpu_e2e.platform.plugins.filter import loadtest as flt
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_plan as mu
+from gpu_e2e_loadtest import plan as runner_plan
 
 
 def test_steady_is_one_stage_for_the_whole_duration():

@@ -1,19 +1,12 @@
 """SLO targets (preflight validation), the gate's verdicts and its violation table."""
 
-import importlib
 import json
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-MU = "ansible_collections.gpu_e2e.platform.plugins.module_utils."
-slo = importlib.import_module(MU + "loadtest_slo")
-summary = importlib.import_module(MU + "loadtest_summary")
-flt = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.filter.loadtest")
+from ansible_collections.gpu_e2e.platform.plugins.filter import loadtest as flt
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_slo as slo
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_summary as summary
 
 CLIENT = {"latency_ms": {"p95": 31.0}, "error_rate_pct": 0.5, "rps": 60.1, "success_rps": 59.8}
 

@@ -1,20 +1,13 @@
 """Model building and validation (plugins/module_utils/onnx_model.py)."""
 
-import os
-import sys
-
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model  # noqa: E402
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.onnx_model import OnnxModelError  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.onnx_model import OnnxModelError
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,15 @@
 """The onnx_package module and its logic (plugins/module_utils/onnx_package.py)."""
 
 import json
-import os
 import sys
 import types
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 from onnx import TensorProto, helper
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
-
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, onnx_package  # noqa: E402
-from ansible_collections.gpu_e2e.platform.plugins.modules import onnx_package as module  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model, onnx_package
+from ansible_collections.gpu_e2e.platform.plugins.modules import onnx_package as module
 
 
 def tiny(batch="batch"):

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import parliament
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import gen_operator_policy as gen  # noqa: E402 - scripts/ is not a package
+import gen_operator_policy as gen  # scripts/gen_operator_policy.py (scripts/ is on pytest's pythonpath)
 
 READ_PREFIXES = ("Describe", "List", "Get")
 

@@ -1,20 +1,13 @@
 """Unit tests for gpu_e2e.platform.run_event and its logic (plugins/module_utils/run_events.py)."""
 
-import importlib
 import io
 import json
-import os
-import sys
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-# The repo root is the collection root; collections/ holds the ansible_collections symlink.
-COLLECTIONS = os.path.join(os.path.dirname(__file__), "..", "..", "collections")
-if os.path.abspath(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, os.path.abspath(COLLECTIONS))
-run_events = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.module_utils.run_events")
-run_event = importlib.import_module("ansible_collections.gpu_e2e.platform.plugins.modules.run_event")
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import run_events
+from ansible_collections.gpu_e2e.platform.plugins.modules import run_event
 
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
 

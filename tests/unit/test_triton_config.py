@@ -1,17 +1,11 @@
 """config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py, which the runtime loads too)."""
 
 import os
-import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-for path in (os.path.join(ROOT, "collections"), os.path.join(ROOT, "runtime")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc  # noqa: E402
-from triton_local import pbtxt  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc
+from triton_local import pbtxt
 
 INPUTS = [{"name": "input", "data_type": "TYPE_FP32", "dims": [3, 224, 224]}]
 OUTPUTS = [{"name": "logits", "data_type": "TYPE_FP32", "dims": [1000]}]

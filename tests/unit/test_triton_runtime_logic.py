@@ -1,20 +1,14 @@
 """Pure logic of the runtime: tensor coding and the dynamic batcher's rules (runtime/triton_local)."""
 
 import json
-import os
 import struct
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "runtime") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "runtime"))
-
-from triton_local import tensors  # noqa: E402
-from triton_local.model import ModelVersion  # noqa: E402
-from triton_local.tensors import RequestError  # noqa: E402
+from triton_local import tensors
+from triton_local.model import ModelVersion
+from triton_local.tensors import RequestError
 
 
 def binary_request(arrays, outputs=None):

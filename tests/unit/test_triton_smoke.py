@@ -1,18 +1,12 @@
 """The smoke-test logic of triton_infer (plugins/module_utils/triton_smoke.py), with a fake tritonclient."""
 
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if os.path.join(ROOT, "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, "collections"))
-
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc  # noqa: E402
-from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_smoke as ts  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_smoke as ts
 
 META = {
     "name": "m", "versions": ["1"], "platform": "onnxruntime_onnx",
