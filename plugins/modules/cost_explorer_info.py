@@ -44,7 +44,7 @@ options:
       - What existed during the run, for RV(estimated), as returned by M(gpu_e2e.platform.cost_timeline_info).
         Keys C(resource) (one of C(instance), C(nat_gateway), C(public_ipv4), C(eks_cluster), C(alb), C(nlb)),
         C(instance_type), C(capacity) (C(spot) or C(on_demand)), C(count), C(start), C(end), C(usd_per_hour),
-        C(version) (of an C(eks_cluster): a version on extended support is priced higher), C(source).
+        C(version) (of an C(eks_cluster); a version on extended support is priced higher), C(source).
     type: list
     elements: dict
     default: []
