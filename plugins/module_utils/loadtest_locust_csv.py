@@ -163,20 +163,33 @@ def error_spikes(history, min_failures_per_s=1.0, min_share_pct=5.0):
     A second counts when its failures/s >= min_failures_per_s and failures are at
     least min_share_pct of that second's requests. Returns
     [{"start": epoch_s, "end": epoch_s, "peak_failures_per_s": x}].
+
+    The rates come from the cumulative counters of consecutive rows (Total Request
+    Count, Total Failure Count): Locust's own Requests/s and Failures/s columns are
+    10-second averages lagging 2 s, which blur a sudden failure into the successes
+    before it. The first row, with nothing before it, uses Locust's columns.
     """
     spikes = []
     current = None
+    previous = None
     for point in history:
-        # Locust counts failed requests in Requests/s too.
-        total = max(point["rps"], point["failures_per_s"])
-        share = 100.0 * point["failures_per_s"] / total if total else 0.0
-        hot = point["failures_per_s"] >= min_failures_per_s and share >= min_share_pct
+        if previous is not None and point["t"] > previous["t"]:
+            seconds = point["t"] - previous["t"]
+            failures_per_s = max(0, point["failures"] - previous["failures"]) / seconds
+            requests_per_s = max(0, point["requests"] - previous["requests"]) / seconds
+        else:
+            failures_per_s, requests_per_s = point["failures_per_s"], point["rps"]
+        previous = point
+        # Locust counts failed requests in its request counts too.
+        total = max(requests_per_s, failures_per_s)
+        share = 100.0 * failures_per_s / total if total else 0.0
+        hot = failures_per_s >= min_failures_per_s and share >= min_share_pct
         if hot:
             if current is None:
-                current = {"start": point["t"], "end": point["t"], "peak_failures_per_s": point["failures_per_s"]}
+                current = {"start": point["t"], "end": point["t"], "peak_failures_per_s": round(failures_per_s, 3)}
             else:
                 current["end"] = point["t"]
-                current["peak_failures_per_s"] = max(current["peak_failures_per_s"], point["failures_per_s"])
+                current["peak_failures_per_s"] = max(current["peak_failures_per_s"], round(failures_per_s, 3))
         elif current is not None:
             spikes.append(current)
             current = None

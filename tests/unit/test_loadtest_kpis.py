@@ -42,6 +42,16 @@ def test_error_spike_is_found_where_the_runtime_died():
     assert lcsv.error_spikes(lcsv.read_history(PREFIX), min_failures_per_s=50) == []
 
 
+def test_a_sudden_failure_is_a_spike_even_while_locusts_averages_still_lag():
+    # Locust's Failures/s and Requests/s are 10 s averages lagging 2 s: right after the server dies they still
+    # show mostly successes (5 failures/s against 120 requests/s, a 4 % share). The counters show the truth.
+    row = {"users": 2, "p50": None, "p95": None, "p99": None}
+    history = [dict(row, t=T0 + i, rps=150.0, failures_per_s=0.0, requests=150 * i, failures=0) for i in range(1, 5)]
+    history += [dict(row, t=T0 + 4 + i, rps=120.0, failures_per_s=5.0, requests=600 + 10 * i, failures=10 * i)
+                for i in range(1, 4)]
+    assert lcsv.error_spikes(history) == [{"start": T0 + 5, "end": T0 + 7, "peak_failures_per_s": 10.0}]
+
+
 def test_failures_are_ranked_by_occurrences():
     top = lcsv.read_failures(PREFIX)
     assert top[0]["occurrences"] == 150 and "Connection refused" in top[0]["error"]
