@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
 
 
 def eks_support(version, on=None):
-    """Support status of `version` on `on` (an ISO date; default: today, UTC). See module_utils/eks_versions.py."""
+    """Support status of `version` on `on` (an ISO date; default: today, UTC). See module_utils/eks_versions.py.
+
+    Adds control_plane_usd_per_hour, from the same price table the cost audit uses.
+    """
     day = on or datetime.datetime.now(datetime.timezone.utc).date()
-    return eks_versions.support(version, day)
+    hourly = eks_versions.control_plane_hourly(version, day, aws_prices.default_table())
+    return dict(eks_versions.support(version, day), control_plane_usd_per_hour=hourly)
 
 
 class FilterModule:

@@ -395,13 +395,11 @@ class Scanner:
                 reason = f"named {self.cluster} in a stack VPC"
             if reason:
                 version = cluster.get("version")
-                today = datetime.datetime.now(datetime.timezone.utc)
-                hourly = eks_versions.control_plane_hourly(version, today, self.prices)
-                support = eks_versions.support(version, today)["status"]
+                hourly = eks_versions.control_plane_hourly(version, datetime.datetime.now(datetime.timezone.utc),
+                                                           self.prices)
+                extended = " (extended support)" if hourly != self.hourly("eks_cluster") else ""
                 self.add("eks", "cluster", name, name, f"{reason}; {cluster.get('status')}",
-                         aws_prices.per_day_from_hourly(hourly),
-                         f"EKS {version} control plane ${hourly}/h"
-                         + (" (extended support)" if support in ("extended", "ended") else ""))
+                         aws_prices.per_day_from_hourly(hourly), f"EKS {version} control plane ${hourly}/h{extended}")
             elif name == self.cluster:
                 self.add_untagged("eks", "cluster", name, name, vpc_id,
                                   note=f"named {self.cluster} but not tagged stack={self.stack}: not the stack's")

@@ -35,7 +35,8 @@ def test_messages_name_the_dates():
 
 def test_the_filter_defaults_to_today():
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
-    assert eks_support("1.33") == eks_versions.support("1.33", today)
+    assert eks_support("1.33") == dict(eks_versions.support("1.33", today), control_plane_usd_per_hour=0.60)
+    assert eks_support("1.35", "2026-11-30")["control_plane_usd_per_hour"] == 0.10
     assert eks_support("1.33", "2026-07-28")["status"] == "standard"
 
 
