@@ -12,7 +12,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps run provision teardown test lint sanity molecule unit integration bench clean
+.PHONY: help setup system-deps run provision teardown evidence-example test lint sanity molecule unit integration bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ run: setup ## Full local lifecycle: provision, deploy, load test, tear down, aud
 	$(PLAYBOOK) playbooks/teardown.yml -e teardown_confirm=true $(ARGS)
 	@latest=$$(ls -td runs/*/latest 2>/dev/null | head -n1); \
 	echo "Run directory: $$(readlink -f $$latest)"; echo "Report:        $$(readlink -f $$latest)/report.md"
+
+evidence-example: ## Regenerate the example evidence pack in docs/ (case study, post, cost audit) from a full local run.
+	$(MAKE) run ARGS='-e report_write_docs=true -e cost_audit_write_docs=true $(ARGS)'
 
 provision: setup ## Only site.yml (keep the stack up).
 	$(PLAYBOOK) site.yml $(ARGS)

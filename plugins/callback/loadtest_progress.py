@@ -16,11 +16,27 @@ description:
     module's C(line) (elapsed time, users, requests/s, P95, errors) on every retry and at the end,
     so a running scenario prints a line at least every poll delay (5 s by default).
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = gpu_e2e.platform.loadtest_progress).
+  - It prints only when the stdout callback is one meant for people (C(default), C(minimal), C(oneline),
+    C(dense), C(debug) and the like). With a machine-readable one such as C(json) or C(ansible.posix.jsonl),
+    or any stdout callback it does not know, it stays silent, so stdout remains one valid document.
 requirements:
   - enable in configuration
 """
 
+from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
+
+# Stdout callbacks whose output is read by people (short names; ansible.builtin,
+# ansible.posix and community.general). Anything else may be parsed by a machine
+# (json, jsonl, junit-style or a site's own), so progress lines stay out of it.
+HUMAN_STDOUT_CALLBACKS = frozenset(
+    ("default", "minimal", "oneline", "dense", "debug", "unixy", "counter_enabled", "selective", "skippy", "yaml")
+)
+
+
+def prints_for(stdout_callback):
+    """True when progress lines may go to stdout beside this stdout callback."""
+    return str(stdout_callback or "default").rsplit(".", 1)[-1] in HUMAN_STDOUT_CALLBACKS
 
 
 class CallbackModule(CallbackBase):
@@ -29,8 +45,13 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "gpu_e2e.platform.loadtest_progress"
     CALLBACK_NEEDS_ENABLED = True
 
-    @staticmethod
-    def _line(result):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._enabled_for_stdout = prints_for(C.DEFAULT_STDOUT_CALLBACK)
+
+    def _line(self, result):
+        if not self._enabled_for_stdout:
+            return None
         task = getattr(result, "task", None) or getattr(result, "_task", None)
         action = str(getattr(task, "resolved_action", None) or getattr(task, "action", ""))
         if task is None or not action.endswith("loadtest_progress_info"):

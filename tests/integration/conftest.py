@@ -24,7 +24,7 @@ def isolated_stack(tmp_path):
         "-e", '{"loadtest_scenarios": ["smoke", "spike"], "loadtest_smoke_duration_s": 10,'
               ' "loadtest_spike_base_s": 3, "loadtest_spike_hold_s": 5, "loadtest_spike_tail_s": 2}',
     ]
-    yield {"port": port, "runs_root": runs_root, "extra": extra, "stack": "it-e2e"}
+    yield {"port": port, "runs_root": runs_root, "extra": extra, "stack": "it-e2e", "docs_dir": tmp_path / "docs"}
     # Whatever happened, stop every local process this run recorded (by PID).
     for pid_file in (runs_root / "it-e2e" / "state").glob("*.pid"):
         try:

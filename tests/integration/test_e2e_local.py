@@ -51,6 +51,9 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     again = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true", json_output=True)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
     assert changed_tasks(again.stdout, prefixes=AWS_MODULES) == []
+    # A normal run writes only under runs_root: the example evidence pack in docs/
+    # is regenerated on request (make evidence-example), so the checkout stays clean.
+    assert not isolated_stack["docs_dir"].exists(), sorted(isolated_stack["docs_dir"].rglob("*"))
 
 
 def test_bad_inputs_stop_before_anything_exists(isolated_stack):

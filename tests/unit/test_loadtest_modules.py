@@ -126,3 +126,20 @@ def test_callback_prints_the_line_of_the_progress_module_only():
     plugin.v2_runner_retry(other)
     plugin.v2_runner_on_ok(ours)
     assert plugin._display.lines == ["[loadtest smoke] 0:05 | ...", "[loadtest smoke] 0:05 | ..."]
+
+
+@pytest.mark.parametrize("stdout_callback, prints", [
+    ("default", True), ("ansible.builtin.default", True), ("minimal", True), ("community.general.dense", True),
+    ("json", False), ("ansible.posix.json", False), ("ansible.posix.jsonl", False), ("my_site.custom", False),
+])
+def test_callback_prints_only_beside_a_human_stdout_callback(monkeypatch, stdout_callback, prints):
+    """With a machine-readable stdout callback the progress lines would break its document (stdout
+    must stay one JSON document under ANSIBLE_STDOUT_CALLBACK=json). Fails if the check is removed."""
+    monkeypatch.setattr(callback.C, "DEFAULT_STDOUT_CALLBACK", stdout_callback)
+    plugin = callback.CallbackModule()
+    plugin._display = Display()
+    ours = types.SimpleNamespace(task=types.SimpleNamespace(resolved_action="gpu_e2e.platform.loadtest_progress_info"),
+                                 result={"line": "[loadtest smoke] 0:05 | ..."})
+    plugin.v2_runner_retry(ours)
+    plugin.v2_runner_on_ok(ours)
+    assert bool(plugin._display.lines) is prints
