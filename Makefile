@@ -58,10 +58,11 @@ provision: setup ## Only site.yml (keep the stack up).
 teardown: setup ## Only the teardown, leftover check, cost audit and report.
 	$(PLAYBOOK) playbooks/teardown.yml -e teardown_confirm=true $(ARGS)
 
-lint: setup ## ruff, ansible-lint (production profile), yaml syntax of the playbooks.
+lint: setup ## ruff, ansible-lint (production profile), yaml syntax of the playbooks, changelog fragments.
 	$(BIN)/ruff check .
 	$(BIN)/ansible-lint
-	$(PLAYBOOK) --syntax-check site.yml playbooks/teardown.yml
+	$(PLAYBOOK) --syntax-check site.yml playbooks/teardown.yml gpu_e2e.platform.site gpu_e2e.platform.teardown
+	$(BIN)/antsibull-changelog lint
 
 sanity: setup ## ansible-test sanity, offline, from a copy under ansible_collections/.
 	$(BIN)/python scripts/ansible_test_sanity.py

@@ -25,7 +25,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-LOCUSTFILE = os.path.join(ROOT, "loadtest", "locustfile.py")
+LOCUSTFILE = os.path.join(ROOT, "roles", "loadtest", "files", "locustfile.py")
 MODEL = "mobilenetv2"
 
 

@@ -1,5 +1,5 @@
 """Stage plans of the scenarios (module_utils/loadtest_plan.py, the loadtest_plan filter) and how the
-locustfile steps through them (loadtest/gpu_e2e_loadtest/plan.py)."""
+locustfile steps through them (roles/loadtest/files/gpu_e2e_loadtest/plan.py)."""
 
 import json
 

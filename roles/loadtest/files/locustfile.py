@@ -7,7 +7,7 @@ binary outputs, and sends the next one. The load follows a stage plan (see
 gpu_e2e_loadtest/plan.py) through one LoadTestShape, so smoke, spike, soak and
 sweep differ only in their plan; the role builds plans from inventory.
 
-    locust -f loadtest/locustfile.py --headless --host http://127.0.0.1:8000 \
+    locust -f roles/loadtest/files/locustfile.py --headless --host http://127.0.0.1:8000 \
         --model mobilenetv2 --plan "$(cat plan.json)" --stages-file stages.json \
         --csv out/locust --csv-full-history --json-file out/locust.json
 

@@ -1,0 +1,31 @@
+"""One stage order: playbooks/site.yml (gpu_e2e.platform.site) imports the stages, the root site.yml imports it.
+
+A stage playbook left out of playbooks/site.yml, imported twice, a task or play sneaking into either file,
+or a second copy of the order in the root site.yml fails here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_STAGES = {"site.yml", "teardown.yml"}
+
+
+def imports(path: Path) -> list[str]:
+    plays = yaml.safe_load(path.read_text())
+    for play in plays:
+        assert set(play) <= {"name", "ansible.builtin.import_playbook", "vars"}, f"{path.name}: {play}"
+    return [play["ansible.builtin.import_playbook"] for play in plays]
+
+
+def test_the_root_site_only_imports_the_collection_playbook():
+    assert imports(ROOT / "site.yml") == ["playbooks/site.yml"]
+
+
+def test_the_collection_site_imports_every_stage_once_preflight_first_report_last():
+    order = imports(ROOT / "playbooks" / "site.yml")
+    stages = {p.name for p in (ROOT / "playbooks").glob("*.yml")} - NOT_STAGES
+    assert sorted(order) == sorted(stages)
+    assert order[0] == "preflight.yml" and order[-1] == "report.yml"
