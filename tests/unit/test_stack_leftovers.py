@@ -403,3 +403,33 @@ def test_the_inventory_covers_every_kind_the_scanner_reports():
         assert set(entry) == {"order", "find", "ownership", "delete", "priced"}, kind
         assert "prefix" not in entry["ownership"], kind
     assert {row[0] for row in inv.coverage_rows()} == set(inv.TYPES)
+
+
+def test_the_report_never_turns_an_unknown_verdict_into_zero_leftovers():
+    """Fails if the report ignores the recorded verdict (checked: it then printed "0 leftovers")."""
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import leftover_verdict
+
+    unknown = {"count": 0, "verdict": "unknown: the emulator was restarted", "checked_at": "t", "stack_name": "lo"}
+    assert leftover_verdict(unknown) == "**unknown: the emulator was restarted** (checked at t)."
+    failed = {"count": 1, "failed_steps": [{"step": "network"}], "checked_at": "t"}
+    assert "teardown steps failed: network" in leftover_verdict(failed)
+    assert leftover_verdict({"count": 0, "verdict": "0 leftovers", "checked_at": "t", "stack_name": "lo"}
+                            ).startswith("**0 leftovers**")
+
+
+def test_the_readme_coverage_table_is_the_inventory():
+    """The README's table of types (scanned, deleted, priced) is the inventory's data, row for row."""
+    from pathlib import Path
+
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- stack-inventory-table:start -->")[1].split("<!-- stack-inventory-table:end -->")[0]
+    kinds_in_readme = [line.split("`")[1] for line in table.strip().splitlines()[2:]]
+    assert kinds_in_readme == [k for k, _ in sorted(inv.TYPES.items(), key=lambda kv: kv[1]["order"])]
+    for line in table.strip().splitlines()[2:]:
+        kind = line.split("`")[1]
+        entry = inv.TYPES[kind]
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1:] == [str(entry["order"]), "yes", entry["ownership"], entry["delete"],
+                             "yes" if entry["priced"] else "no (free)"], kind
