@@ -34,8 +34,8 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_ownership import Ownership
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_records
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_records import Records
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_records import recorded_ids_from_files  # noqa: F401 - re-exported
 
 try:
     import botocore
@@ -58,6 +58,11 @@ GIB = 1024.0 ** 3
 
 class StackLeftoversError(AnsibleAWSError):
     """The one error type of the scanner; the module catches it once."""
+
+
+def recorded_ids_from_files(paths):
+    """Every EC2 id or ARN recorded in the given JSON files or glob patterns (see stack_records)."""
+    return stack_records.recorded_ids_from_files(paths)
 
 
 def tags_to_dict(tag_list, key_name="Key", value_name="Value"):

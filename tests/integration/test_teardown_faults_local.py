@@ -142,7 +142,7 @@ def two_stacks(tmp_path_factory):
         ec2 = ours.client("ec2")
         untagged_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16", TagSpecifications=[{
             "ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "gpu-e2e-vpc"}]}])["Vpc"]["VpcId"]
-        ours.client("s3").create_bucket(Bucket="gpu-e2e-models-untagged")
+        ours.client("s3").create_bucket(Bucket="gpu-e2e-lookalike")
         west = ours.client("ec2", region="us-west-2")
         west_vpc = west.create_vpc(CidrBlock="10.42.0.0/16", TagSpecifications=[{
             "ResourceType": "vpc", "Tags": [{"Key": "stack", "Value": "gpu-e2e"}]}])["Vpc"]["VpcId"]
@@ -169,7 +169,7 @@ def test_another_stack_its_budget_and_untagged_look_alikes_survive(two_stacks):
     assert everything_of(theirs)["budgets"] == ["gpu-e2e-2-monthly"]
     ec2 = ours.client("ec2")
     assert ec2.describe_vpcs(VpcIds=[two_stacks["untagged_vpc"]])["Vpcs"]
-    assert "gpu-e2e-models-untagged" in {b["Name"] for b in ours.client("s3").list_buckets()["Buckets"]}
+    assert "gpu-e2e-lookalike" in {b["Name"] for b in ours.client("s3").list_buckets()["Buckets"]}
 
 
 def test_the_same_stack_in_another_region_is_refused_not_reported_clean(two_stacks):
