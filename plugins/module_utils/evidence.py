@@ -307,6 +307,13 @@ def leftover_verdict(leftovers):
     if leftovers is None:
         return None
     count = leftovers.get("count", len(leftovers.get("leftovers") or []))
+    verdict = str(leftovers.get("verdict") or "")
+    failed = ", ".join(s.get("step", "?") for s in leftovers.get("failed_steps") or [])
+    if verdict.startswith("unknown"):  # the state the check looked at was lost: never "0 leftovers"
+        return f"**{verdict}** (checked at {leftovers.get('checked_at', '?')})."
+    if failed:
+        return f"**{count} leftovers; teardown steps failed: {failed}** (checked at " \
+               f"{leftovers.get('checked_at', '?')})."
     if count == 0:
         return f"**0 leftovers**: nothing of stack `{leftovers.get('stack_name', '?')}` is left (checked at " \
                f"{leftovers.get('checked_at', '?')})."

@@ -3,37 +3,28 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Find everything of a stack that still exists in one region (read-only).
 
-Two sources, merged by resource id:
+What a stack is made of (types, delete order, how each is deleted) is data in
+``stack_inventory``; what proves ownership is ``stack_ownership``; what runs
+recorded is ``stack_records``. This file only looks: per-service look-ups,
+plus the Resource Groups Tagging API for tagged types no look-up covers.
 
-* the Resource Groups Tagging API (``get_resources`` with ``stack=<stack>``),
-  which sees most taggable services but, on the local emulator, only VPCs,
-  subnets, IGWs, NAT gateways, route tables and S3 (and on real AWS may list a
-  resource for a while after it is deleted);
-* per-service look-ups for what that API does not cover or cannot be trusted
-  with: EC2 (instances, volumes, ENIs, EIPs, NAT gateways, VPCs, subnets, IGWs,
-  route tables, security groups), ELBv2, EKS, IAM, ECR, CloudWatch Logs, Budgets.
-  For the types these look-ups enumerate completely, they are authoritative and
-  the tagging API's view of them is ignored (a NAT gateway in state ``deleted``
-  is not a leftover, even though both APIs still list it).
+Every leftover is a record with the fields teardown acts on: ``kind``
+(``service/type``), ``id``, ``region``, ``evidence`` (``by``: stack-tag,
+recorded-id, cluster-tag or stack-cluster; ``detail``), ``state``, ``order``
+(delete order), and the attributes deletion needs (``vpc_id``, ``cidr``,
+``cluster``, ``attached_vpc``, ``public_ip``, ``lb_type``). ``reason`` is for
+people only; nothing selects on it.
 
-A resource belongs to the stack when it carries ``stack=<stack_name>``, or one
-of the ownership tags the cluster's own controllers put on what they create
-(``kubernetes.io/cluster/<cluster>=owned``, ``aws:eks:cluster-name``,
-``eks:cluster-name``, ``elbv2.k8s.aws/cluster``), or when its id was recorded
-in the run directory. Only a few things are recognised by name alone, because
-AWS creates them untagged for the cluster: the cluster's control-plane log
-groups ``/aws/eks/<cluster>/...`` and budgets named ``<name_prefix>-*``.
-An untagged look-alike (same Name, same VPC) is never reported as a leftover;
-untagged resources inside the stack's VPCs are listed separately, for
-information, as ``untagged_in_stack_vpcs``.
+EKS is scanned first: clusters proven to be the stack's (tag or recorded ARN)
+make the tags their controllers set (VPC CNI, EBS CSI, load balancer
+controller) evidence too. A resource that is only named like the stack's is
+never a leftover; untagged resources inside the stack's VPCs are listed
+apart, for information, as ``untagged_in_stack_vpcs``.
 """
 
 from __future__ import annotations
 
 import datetime
-import glob
-import json
-import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -41,42 +32,37 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_ownership import Ownership
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_records
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.stack_records import Records
 
 try:
     import botocore
 except ImportError:
     botocore = None  # the module reports the missing library
 
-# Types the per-service look-ups enumerate completely (service, type).
-AUTHORITATIVE_TYPES = {
-    ("ec2", "vpc"),
-    ("ec2", "subnet"),
-    ("ec2", "internet-gateway"),
-    ("ec2", "natgateway"),
-    ("ec2", "route-table"),
-    ("ec2", "security-group"),
-    ("ec2", "instance"),
-    ("ec2", "volume"),
-    ("ec2", "network-interface"),
-    ("ec2", "elastic-ip"),
-    ("elasticloadbalancing", "loadbalancer"),
-    ("elasticloadbalancing", "targetgroup"),
-    ("eks", "cluster"),
-    ("eks", "nodegroup"),
-    ("ecr", "repository"),
-}
+# Types the per-service look-ups enumerate completely (service, type): the tagging API's view of them is ignored.
+# IAM roles and policies and S3 buckets are listed by name prefix only, so the tagging API adds the others.
+AUTHORITATIVE_TYPES = {tuple(kind.split("/", 1)) for kind in inv.TYPES} - {("iam", "role"), ("iam", "policy"),
+                                                                           ("s3", "bucket")}
 # What one scan covers, in this order. "tagging" is the Resource Groups Tagging API.
-SERVICES = ("ec2", "elbv2", "eks", "iam", "ecr", "s3", "logs", "budgets", "tagging")
+SERVICES = ("eks", "ec2", "elbv2", "elb", "iam", "ecr", "s3", "logs", "budgets", "tagging")
+SCANNER_OF = {"elasticloadbalancing": "elbv2"}
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 GONE_NAT_STATES = ("deleted",)
 GONE_VOLUME_STATES = ("deleted",)
+LOG_GROUP_PREFIXES = ("/aws/eks/{cluster}/", "/aws/containerinsights/{cluster}/")
 GIB = 1024.0 ** 3
-# What counts as an id in a run directory record: EC2-style ids and ARNs.
-RECORDED_ID = re.compile(r"^((vpc|subnet|igw|nat|rtb|sg|eipalloc|eni|i|vol|lt|acl)-[0-9a-f]{8,17}|arn:aws[\w-]*:.+)$")
 
 
 class StackLeftoversError(AnsibleAWSError):
     """The one error type of the scanner; the module catches it once."""
+
+
+def recorded_ids_from_files(paths):
+    """Every EC2 id or ARN recorded in the given JSON files or glob patterns (see stack_records)."""
+    return stack_records.recorded_ids_from_files(paths)
 
 
 def tags_to_dict(tag_list, key_name="Key", value_name="Value"):
@@ -103,46 +89,22 @@ def parse_arn(arn):
     return service, rtype, rid
 
 
-def recorded_ids_from_files(paths):
-    """Every EC2 id or ARN found anywhere in the given JSON files or glob patterns (missing or broken files skipped)."""
-    found = set()
-    files = []
-    for path in paths or []:
-        files.extend(sorted(glob.glob(path)) if glob.has_magic(path) else [path])
-
-    def walk(value):
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and RECORDED_ID.match(value):
-            found.add(value)
-
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                walk(json.load(handle))
-        except (OSError, ValueError):
-            continue
-    return sorted(found)
-
-
 class Scanner:
     """One read-only scan. ``client`` is a factory: service name -> client wrapped with AWSRetry."""
 
-    def __init__(self, client, stack_name, cluster_name=None, name_prefix=None, recorded_ids=None,
-                 ignore=None, prices=None):
+    def __init__(self, client, stack_name, cluster_name=None, name_prefix=None, records=None,
+                 ignore=None, prices=None, region=None):
         self._factory = client
         self._clients = {}
         self.stack = stack_name
         self.cluster = cluster_name or stack_name
-        self.prefix = name_prefix or stack_name
-        self.recorded = set(recorded_ids or [])
+        self.prefix = name_prefix or stack_name  # narrows listings only; never evidence
+        self.records = records or Records()
+        self.owner = Ownership(stack_name, self.records, self.records.cluster_names())
+        self.region = region or ""
         self.ignore = set(ignore or [])
         self.prices = aws_prices.merged_table(prices)
-        self.found = {}  # (service, type, id) -> leftover
+        self.found = {}  # (service, type, id) -> record
         self.untagged = {}
         self.stack_vpcs = set()
         self.nodegroup_instances = {}  # (cluster, nodegroup) -> instances seen
@@ -168,40 +130,35 @@ class Scanner:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise StackLeftoversError(message=f"Failed to {what}", exception=exc) from exc
 
-    def ownership(self, tags, *ids):
-        """Why a resource belongs to the stack, or None."""
-        if tags.get("stack") == self.stack:
-            return f"tagged stack={self.stack}"
-        if tags.get(f"kubernetes.io/cluster/{self.cluster}") == "owned":
-            return f"tagged kubernetes.io/cluster/{self.cluster}=owned"
-        for key in ("aws:eks:cluster-name", "eks:cluster-name", "elbv2.k8s.aws/cluster"):
-            if tags.get(key) == self.cluster:
-                return f"tagged {key}={self.cluster}"
-        for rid in ids:
-            if rid and rid in self.recorded:
-                return "id recorded in the run directory"
-        return None
-
-    def add(self, service, rtype, rid, name, reason, per_day, basis):
+    def add(self, service, rtype, rid, name, evidence, per_day, basis, state="", **attrs):
         key = (service, rtype, rid)
         if key in self.found:
             return
+        kind = f"{service}/{rtype}"
         self.found[key] = {
             "service": service,
             "type": rtype,
+            "kind": kind,
             "id": rid,
             "name": name or "",
-            "reason": reason,
+            "region": self.region,
+            "evidence": evidence,
+            "state": state or "",
+            "order": inv.order_of(kind),
+            "reason": evidence["detail"] + (f"; {state}" if state else ""),
             "est_usd_per_day": per_day,
             "cost_basis": basis,
+            **attrs,
         }
 
     def add_untagged(self, service, rtype, rid, name, vpc_id, note=""):
         self.untagged[(service, rtype, rid)] = {
             "service": service,
             "type": rtype,
+            "kind": f"{service}/{rtype}",
             "id": rid,
             "name": name or "",
+            "region": self.region,
             "vpc_id": vpc_id,
             "note": note or f"in stack VPC {vpc_id} without stack tags: not the stack's, never deleted by teardown",
         }
@@ -209,75 +166,138 @@ class Scanner:
     def hourly(self, key):
         return self.prices["hourly"][key]
 
+    # -- EKS (first: its clusters make controller tags evidence) --------
+    def scan_eks(self):
+        eks = self.client("eks")
+        names = self._paginate("list EKS clusters", eks, "list_clusters")["clusters"]
+        clusters = {}
+        for name in names:
+            cluster = self._call(f"describe EKS cluster {name}", eks.describe_cluster, name=name)["cluster"]
+            clusters[name] = cluster
+            evidence = self.owner.evidence(cluster.get("tags") or {}, cluster.get("arn"))
+            vpc_id = (cluster.get("resourcesVpcConfig") or {}).get("vpcId")
+            if evidence and evidence["by"] != inv.BY_CLUSTER_TAG:
+                self.owner.add_cluster(name)
+                version = cluster.get("version")
+                hourly = eks_versions.control_plane_hourly(version, datetime.datetime.now(datetime.timezone.utc),
+                                                           self.prices)
+                extended = " (extended support)" if hourly != self.hourly("eks_cluster") else ""
+                self.add("eks", "cluster", name, name, evidence, aws_prices.per_day_from_hourly(hourly),
+                         f"EKS {version} control plane ${hourly}/h{extended}", state=cluster.get("status", ""),
+                         vpc_id=vpc_id)
+            elif name == self.cluster:
+                self.add_untagged("eks", "cluster", name, name, vpc_id,
+                                  note=f"named {self.cluster} but not tagged stack={self.stack}: not the stack's")
+        for name in names:
+            self._scan_nodegroups(eks, name, cluster_is_stack=name in self.owner.clusters)
+
+    def _scan_nodegroups(self, eks, cluster_name, cluster_is_stack):
+        names = self._paginate(f"list node groups of {cluster_name}", eks, "list_nodegroups",
+                               clusterName=cluster_name)["nodegroups"]
+        for name in names:
+            ng = self._call(f"describe node group {name}", eks.describe_nodegroup, clusterName=cluster_name,
+                            nodegroupName=name)["nodegroup"]
+            evidence = self.owner.evidence(ng.get("tags") or {}, ng.get("nodegroupArn"))
+            if not evidence and cluster_is_stack:
+                evidence = Ownership.of_cluster(cluster_name, "node group")
+            if not evidence:
+                continue
+            capacity = ng.get("capacityType", "ON_DEMAND")
+            itypes = ng.get("instanceTypes") or []
+            itype = itypes[0] if itypes else ""
+            desired = (ng.get("scalingConfig") or {}).get("desiredSize", 0) or 0
+            price_of = aws_prices.spot_hourly if capacity == "SPOT" else aws_prices.on_demand_hourly
+            hourly = price_of(itype, self.prices)
+            self.add("eks", "nodegroup", f"{cluster_name}/{name}", name, evidence, None, "", state=ng.get("status", ""),
+                     cluster=cluster_name, desired=desired, capacity=capacity, instance_type=itype, hourly=hourly)
+
+    def _price_nodegroups(self):
+        """Nodes that already showed up as EC2 instances carry their own cost."""
+        for record in self.found.values():
+            if record["kind"] != "eks/nodegroup":
+                continue
+            unseen = max(0, record["desired"] - self.nodegroup_instances.get((record["cluster"], record["name"]), 0))
+            hourly = record.pop("hourly")
+            itype, capacity = record["instance_type"], record["capacity"]
+            record["est_usd_per_day"] = None if hourly is None else aws_prices.per_day_from_hourly(hourly * unseen)
+            record["cost_basis"] = (f"{unseen} x {itype} {capacity.lower()} ${hourly}/h (nodes not listed as instances)"
+                                    if hourly is not None else f"{itype or 'instance type'}: price unknown")
+
     # -- EC2 -------------------------------------------------------------
     def scan_ec2(self):
         ec2 = self.client("ec2")
-        vpcs = self._paginate("describe VPCs", ec2, "describe_vpcs")["Vpcs"]
-        for vpc in vpcs:
+        for vpc in self._paginate("describe VPCs", ec2, "describe_vpcs")["Vpcs"]:
             tags = tags_to_dict(vpc.get("Tags"))
-            reason = self.ownership(tags, vpc["VpcId"])
-            if reason:
+            evidence = self.owner.evidence(tags, vpc["VpcId"])
+            if evidence:
                 self.stack_vpcs.add(vpc["VpcId"])
-                self.add("ec2", "vpc", vpc["VpcId"], tags.get("Name"), reason, 0.0, "no charge")
-        vpc_filter = [{"Name": "vpc-id", "Values": sorted(self.stack_vpcs)}]
-
-        def in_vpc_scan(rtype, items, id_key, skip=None):
-            for item in items:
-                tags = tags_to_dict(item.get("Tags"))
-                rid = item[id_key]
-                reason = self.ownership(tags, rid)
-                vpc_id = item.get("VpcId") or next(
-                    (a.get("VpcId") for a in item.get("Attachments", []) if a.get("VpcId")), None)
-                if reason:
-                    self.add("ec2", rtype, rid, tags.get("Name"), reason, 0.0, "no charge")
-                elif vpc_id in self.stack_vpcs and not (skip and skip(item)):
-                    self.add_untagged("ec2", rtype, rid, tags.get("Name"), vpc_id)
-
-        in_vpc_scan("subnet", self._paginate("describe subnets", ec2, "describe_subnets")["Subnets"], "SubnetId")
-        in_vpc_scan("internet-gateway",
-                    self._paginate("describe internet gateways", ec2, "describe_internet_gateways")[
-                        "InternetGateways"], "InternetGatewayId")
-        in_vpc_scan("route-table", self._paginate("describe route tables", ec2, "describe_route_tables")[
-            "RouteTables"], "RouteTableId",
-            skip=lambda rt: any(a.get("Main") for a in rt.get("Associations", [])))  # goes with the VPC
-        in_vpc_scan("security-group",
-                    self._paginate("describe security groups", ec2, "describe_security_groups")["SecurityGroups"],
-                    "GroupId", skip=lambda sg: sg.get("GroupName") == "default")  # goes with the VPC
+                self.add("ec2", "vpc", vpc["VpcId"], tags.get("Name"), evidence, 0.0, "no charge",
+                         state=vpc.get("State", ""), cidr=vpc.get("CidrBlock"))
+        self._in_vpc_scan("subnet", self._paginate("describe subnets", ec2, "describe_subnets")["Subnets"],
+                          "SubnetId", attrs=lambda s: {"vpc_id": s.get("VpcId"), "cidr": s.get("CidrBlock")})
+        self._in_vpc_scan(
+            "internet-gateway",
+            self._paginate("describe internet gateways", ec2, "describe_internet_gateways")["InternetGateways"],
+            "InternetGatewayId",
+            attrs=lambda g: {"attached_vpc": next((a.get("VpcId") for a in g.get("Attachments", [])), None)})
+        self._in_vpc_scan(
+            "route-table", self._paginate("describe route tables", ec2, "describe_route_tables")["RouteTables"],
+            "RouteTableId", skip=lambda rt: any(a.get("Main") for a in rt.get("Associations", [])),  # goes with the VPC
+            attrs=lambda rt: {"vpc_id": rt.get("VpcId")})
+        self._in_vpc_scan(
+            "security-group",
+            self._paginate("describe security groups", ec2, "describe_security_groups")["SecurityGroups"],
+            "GroupId", skip=lambda sg: sg.get("GroupName") == "default",  # goes with the VPC
+            attrs=lambda sg: {"vpc_id": sg.get("VpcId")})
         self._scan_nat_gateways(ec2)
         self._scan_addresses(ec2)
         instances = self._scan_instances(ec2)
         self._scan_volumes(ec2)
+        self._scan_launch_templates(ec2)
         if self.stack_vpcs:
-            self._scan_network_interfaces(ec2, vpc_filter, instances)
+            self._scan_network_interfaces(ec2, [{"Name": "vpc-id", "Values": sorted(self.stack_vpcs)}], instances)
+
+    def _in_vpc_scan(self, rtype, items, id_key, skip=None, attrs=None):
+        for item in items:
+            tags = tags_to_dict(item.get("Tags"))
+            rid = item[id_key]
+            evidence = self.owner.evidence(tags, rid)
+            vpc_id = item.get("VpcId") or next(
+                (a.get("VpcId") for a in item.get("Attachments", []) if a.get("VpcId")), None)
+            if evidence:
+                self.add("ec2", rtype, rid, tags.get("Name") or item.get("GroupName"), evidence, 0.0, "no charge",
+                         state=item.get("State", ""), **(attrs(item) if attrs else {}))
+            elif vpc_id in self.stack_vpcs and not (skip and skip(item)):
+                self.add_untagged("ec2", rtype, rid, tags.get("Name"), vpc_id)
 
     def _scan_nat_gateways(self, ec2):
-        nats = self._paginate("describe NAT gateways", ec2, "describe_nat_gateways")["NatGateways"]
-        for nat in nats:
+        for nat in self._paginate("describe NAT gateways", ec2, "describe_nat_gateways")["NatGateways"]:
             if nat.get("State") in GONE_NAT_STATES:
                 continue
             self.nat_interfaces.update(
                 a["NetworkInterfaceId"] for a in nat.get("NatGatewayAddresses", []) if a.get("NetworkInterfaceId"))
             tags = tags_to_dict(nat.get("Tags"))
             rid = nat["NatGatewayId"]
-            reason = self.ownership(tags, rid)
-            if reason:
-                state = nat.get("State", "")
+            evidence = self.owner.evidence(tags, rid)
+            if evidence:
                 per_day = aws_prices.per_day_from_hourly(self.hourly("nat_gateway"))
-                self.add("ec2", "natgateway", rid, tags.get("Name"), f"{reason}; state {state}", per_day,
-                         f"NAT gateway ${self.hourly('nat_gateway')}/h (data processing extra)")
+                self.add("ec2", "natgateway", rid, tags.get("Name"), evidence, per_day,
+                         f"NAT gateway ${self.hourly('nat_gateway')}/h (data processing extra)",
+                         state=nat.get("State", ""), vpc_id=nat.get("VpcId"))
             elif nat.get("VpcId") in self.stack_vpcs:
                 self.add_untagged("ec2", "natgateway", rid, tags.get("Name"), nat.get("VpcId"))
 
     def _scan_addresses(self, ec2):
-        addresses = self._call("describe Elastic IPs", ec2.describe_addresses).get("Addresses", [])
-        for address in addresses:
+        for address in self._call("describe Elastic IPs", ec2.describe_addresses).get("Addresses", []):
             tags = tags_to_dict(address.get("Tags"))
             rid = address.get("AllocationId") or address.get("PublicIp")
-            reason = self.ownership(tags, rid, address.get("PublicIp"))
-            if reason:
+            evidence = self.owner.evidence(tags, rid, address.get("PublicIp"))
+            if evidence:
                 per_day = aws_prices.per_day_from_hourly(self.hourly("public_ipv4"))
-                self.add("ec2", "elastic-ip", rid, tags.get("Name") or address.get("PublicIp"), reason, per_day,
-                         f"public IPv4 ${self.hourly('public_ipv4')}/h")
+                self.add("ec2", "elastic-ip", rid, tags.get("Name") or address.get("PublicIp"), evidence, per_day,
+                         f"public IPv4 ${self.hourly('public_ipv4')}/h",
+                         state="associated" if address.get("AssociationId") else "unassociated",
+                         public_ip=address.get("PublicIp"))
 
     def _scan_instances(self, ec2):
         reservations = self._paginate(
@@ -288,13 +308,15 @@ class Scanner:
             for inst in reservation.get("Instances", []):
                 instances[inst["InstanceId"]] = inst
                 tags = tags_to_dict(inst.get("Tags"))
-                reason = self.ownership(tags, inst["InstanceId"])
+                evidence = self.owner.evidence(tags, inst["InstanceId"])
                 itype = inst.get("InstanceType", "")
-                if reason:
+                state = inst.get("State", {}).get("Name", "")
+                if evidence:
                     spot = inst.get("InstanceLifecycle") == "spot"
-                    running = inst.get("State", {}).get("Name") != "stopped"
+                    running = state != "stopped"
                     hourly = (aws_prices.spot_hourly if spot else aws_prices.on_demand_hourly)(itype, self.prices)
-                    per_day = aws_prices.per_day_from_hourly(hourly) if running else 0.0
+                    per_day = aws_prices.per_day_from_hourly(hourly) if running and hourly is not None else (
+                        0.0 if not running else None)
                     basis = (f"{itype} {'spot' if spot else 'on-demand'} ${hourly}/h" if hourly is not None
                              else f"{itype}: price unknown")
                     if not running:
@@ -303,26 +325,34 @@ class Scanner:
                     if nodegroup:
                         key = (tags.get("eks:cluster-name", self.cluster), nodegroup)
                         self.nodegroup_instances[key] = self.nodegroup_instances.get(key, 0) + 1
-                    self.add("ec2", "instance", inst["InstanceId"], tags.get("Name"),
-                             f"{reason}; {inst.get('State', {}).get('Name')}", per_day, basis)
+                    self.add("ec2", "instance", inst["InstanceId"], tags.get("Name"), evidence, per_day, basis,
+                             state=state, vpc_id=inst.get("VpcId"))
                 elif inst.get("VpcId") in self.stack_vpcs:
                     self.add_untagged("ec2", "instance", inst["InstanceId"], tags.get("Name"), inst.get("VpcId"))
         return instances
 
     def _scan_volumes(self, ec2):
-        volumes = self._paginate("describe volumes", ec2, "describe_volumes")["Volumes"]
-        for vol in volumes:
+        for vol in self._paginate("describe volumes", ec2, "describe_volumes")["Volumes"]:
             if vol.get("State") in GONE_VOLUME_STATES:
                 continue
             tags = tags_to_dict(vol.get("Tags"))
-            reason = self.ownership(tags, vol["VolumeId"])
-            if not reason:
+            evidence = self.owner.evidence(tags, vol["VolumeId"])
+            if not evidence:
                 continue
             vtype = vol.get("VolumeType", "gp3")
             price = self.prices["gb_month"].get(f"ebs_{vtype}", self.prices["gb_month"]["ebs_gp3"])
             per_day = aws_prices.per_day_from_gb_month(vol.get("Size", 0), price)
-            self.add("ec2", "volume", vol["VolumeId"], tags.get("Name"), f"{reason}; {vol.get('State')}",
-                     per_day, f"{vol.get('Size', 0)} GB {vtype} ${price}/GB-month")
+            self.add("ec2", "volume", vol["VolumeId"], tags.get("Name"), evidence, per_day,
+                     f"{vol.get('Size', 0)} GB {vtype} ${price}/GB-month", state=vol.get("State", ""))
+
+    def _scan_launch_templates(self, ec2):
+        templates = self._paginate("describe launch templates", ec2, "describe_launch_templates")["LaunchTemplates"]
+        for template in templates:
+            tags = tags_to_dict(template.get("Tags"))
+            evidence = self.owner.evidence(tags, template["LaunchTemplateId"])
+            if evidence:
+                self.add("ec2", "launch-template", template["LaunchTemplateId"], template.get("LaunchTemplateName"),
+                         evidence, 0.0, "no charge")
 
     def _scan_network_interfaces(self, ec2, vpc_filter, instances):
         enis = self._paginate("describe network interfaces", ec2, "describe_network_interfaces",
@@ -336,16 +366,19 @@ class Scanner:
                 continue
             tags = tags_to_dict(eni.get("TagSet") or eni.get("Tags"))
             description = eni.get("Description") or ""
-            reason = self.ownership(tags, rid)
-            if not reason and description.startswith(f"Amazon EKS {self.cluster}"):
-                reason = f"EKS interface of cluster {self.cluster} ({description!r})"
-            if reason:
-                self.add("ec2", "network-interface", rid, description, f"{reason}; {eni.get('Status')}", 0.0,
-                         "no charge (its public IPv4, if any, is listed with the EIPs)")
+            evidence = self.owner.evidence(tags, rid)
+            if not evidence:
+                cluster = next((c for c in sorted(self.owner.clusters) if description == f"Amazon EKS {c}"), None)
+                if cluster:  # the control plane's interfaces: EKS deletes them some minutes after the cluster
+                    evidence = Ownership.of_cluster(cluster, "EKS control-plane interface")
+            if evidence:
+                self.add("ec2", "network-interface", rid, description, evidence, 0.0,
+                         "no charge (its public IPv4, if any, is listed with the EIPs)", state=eni.get("Status", ""),
+                         vpc_id=eni.get("VpcId"), requester_managed=bool(eni.get("RequesterManaged")))
             else:
                 self.add_untagged("ec2", "network-interface", rid, description, eni.get("VpcId"))
 
-    # -- ELBv2 -----------------------------------------------------------
+    # -- ELBv2 and classic ELB -------------------------------------------
     def scan_elbv2(self):
         elb = self.client("elbv2")
         lbs = self._paginate("describe load balancers", elb, "describe_load_balancers")["LoadBalancers"]
@@ -353,22 +386,23 @@ class Scanner:
         tags = self._elb_tags(elb, [lb["LoadBalancerArn"] for lb in lbs] + [tg["TargetGroupArn"] for tg in tgs])
         for lb in lbs:
             arn = lb["LoadBalancerArn"]
-            reason = self.ownership(tags.get(arn, {}), arn, lb.get("LoadBalancerName"))
+            evidence = self.owner.evidence(tags.get(arn, {}), arn)
             lb_type = lb.get("Type", "application")
             key = {"application": "alb", "network": "nlb"}.get(lb_type, "alb")
-            if reason:
-                self.add("elasticloadbalancing", "loadbalancer", arn, lb.get("LoadBalancerName"), reason,
+            if evidence:
+                self.add("elasticloadbalancing", "loadbalancer", arn, lb.get("LoadBalancerName"), evidence,
                          aws_prices.per_day_from_hourly(self.hourly(key)),
-                         f"{lb_type} load balancer ${self.hourly(key)}/h (capacity units extra)")
+                         f"{lb_type} load balancer ${self.hourly(key)}/h (capacity units extra)",
+                         state=(lb.get("State") or {}).get("Code", ""), lb_type=lb_type, vpc_id=lb.get("VpcId"))
             elif lb.get("VpcId") in self.stack_vpcs:
                 self.add_untagged("elasticloadbalancing", "loadbalancer", arn, lb.get("LoadBalancerName"),
                                   lb.get("VpcId"))
         for tg in tgs:
             arn = tg["TargetGroupArn"]
-            reason = self.ownership(tags.get(arn, {}), arn, tg.get("TargetGroupName"))
-            if reason:
-                self.add("elasticloadbalancing", "targetgroup", arn, tg.get("TargetGroupName"), reason, 0.0,
-                         "no charge")
+            evidence = self.owner.evidence(tags.get(arn, {}), arn)
+            if evidence:
+                self.add("elasticloadbalancing", "targetgroup", arn, tg.get("TargetGroupName"), evidence, 0.0,
+                         "no charge", vpc_id=tg.get("VpcId"))
             elif tg.get("VpcId") in self.stack_vpcs:
                 self.add_untagged("elasticloadbalancing", "targetgroup", arn, tg.get("TargetGroupName"),
                                   tg.get("VpcId"))
@@ -382,114 +416,88 @@ class Scanner:
                 result[desc["ResourceArn"]] = tags_to_dict(desc.get("Tags"))
         return result
 
-    # -- EKS -------------------------------------------------------------
-    def scan_eks(self):
-        eks = self.client("eks")
-        names = self._paginate("list EKS clusters", eks, "list_clusters")["clusters"]
-        for name in names:
-            cluster = self._call(f"describe EKS cluster {name}", eks.describe_cluster, name=name)["cluster"]
-            tags = cluster.get("tags") or {}
-            vpc_id = (cluster.get("resourcesVpcConfig") or {}).get("vpcId")
-            reason = self.ownership(tags, name, cluster.get("arn"))
-            if not reason and name == self.cluster and vpc_id in self.stack_vpcs:
-                reason = f"named {self.cluster} in a stack VPC"
-            if reason:
-                version = cluster.get("version")
-                hourly = eks_versions.control_plane_hourly(version, datetime.datetime.now(datetime.timezone.utc),
-                                                           self.prices)
-                extended = " (extended support)" if hourly != self.hourly("eks_cluster") else ""
-                self.add("eks", "cluster", name, name, f"{reason}; {cluster.get('status')}",
-                         aws_prices.per_day_from_hourly(hourly), f"EKS {version} control plane ${hourly}/h{extended}")
-            elif name == self.cluster:
-                self.add_untagged("eks", "cluster", name, name, vpc_id,
-                                  note=f"named {self.cluster} but not tagged stack={self.stack}: not the stack's")
-            self._scan_nodegroups(eks, name, cluster_is_stack=bool(reason))
-
-    def _scan_nodegroups(self, eks, cluster_name, cluster_is_stack):
-        names = self._paginate(f"list node groups of {cluster_name}", eks, "list_nodegroups",
-                               clusterName=cluster_name)["nodegroups"]
-        for name in names:
-            ng = self._call(f"describe node group {name}", eks.describe_nodegroup, clusterName=cluster_name,
-                            nodegroupName=name)["nodegroup"]
-            reason = self.ownership(ng.get("tags") or {}, ng.get("nodegroupArn"))
-            if not reason and cluster_is_stack:
-                reason = f"node group of stack cluster {cluster_name}"
-            if not reason:
-                continue
-            capacity = ng.get("capacityType", "ON_DEMAND")
-            itypes = ng.get("instanceTypes") or []
-            itype = itypes[0] if itypes else ""
-            desired = (ng.get("scalingConfig") or {}).get("desiredSize", 0) or 0
-            # Nodes that already showed up as EC2 instances carry their own cost.
-            unseen = max(0, desired - self.nodegroup_instances.get((cluster_name, name), 0))
-            price_of = aws_prices.spot_hourly if capacity == "SPOT" else aws_prices.on_demand_hourly
-            hourly = price_of(itype, self.prices)
-            per_day = None if hourly is None else aws_prices.per_day_from_hourly(hourly * unseen)
-            basis = (f"{unseen} x {itype} {capacity.lower()} ${hourly}/h (nodes not listed as instances)"
-                     if hourly is not None else f"{itype or 'instance type'}: price unknown")
-            self.add("eks", "nodegroup", f"{cluster_name}/{name}", name, f"{reason}; {ng.get('status')}", per_day,
-                     basis)
+    def scan_elb(self):
+        """Classic load balancers (Kubernetes Services of type LoadBalancer without the controller)."""
+        elb = self.client("elb")
+        lbs = self._paginate("describe classic load balancers", elb, "describe_load_balancers")[
+            "LoadBalancerDescriptions"]
+        names = [lb["LoadBalancerName"] for lb in lbs]
+        tags = {}
+        for start in range(0, len(names), 20):
+            described = self._call("describe classic load balancer tags", elb.describe_tags,
+                                   LoadBalancerNames=names[start:start + 20])
+            for desc in described.get("TagDescriptions", []):
+                tags[desc["LoadBalancerName"]] = tags_to_dict(desc.get("Tags"))
+        for lb in lbs:
+            name = lb["LoadBalancerName"]
+            evidence = self.owner.evidence(tags.get(name, {}), name)
+            if evidence:
+                self.add("elb", "loadbalancer", name, name, evidence,
+                         aws_prices.per_day_from_hourly(self.hourly("alb")),
+                         f"classic load balancer ~${self.hourly('alb')}/h (ALB rate used; data extra)",
+                         vpc_id=lb.get("VPCId"))
+            elif lb.get("VPCId") in self.stack_vpcs:
+                self.add_untagged("elb", "loadbalancer", name, name, lb.get("VPCId"))
 
     # -- IAM -------------------------------------------------------------
     def scan_iam(self):
         iam = self.client("iam")
-        roles = self._paginate("list IAM roles", iam, "list_roles")["Roles"]
-        for role in roles:
+        for role in self._paginate("list IAM roles", iam, "list_roles")["Roles"]:
             name = role["RoleName"]
-            if not name.startswith(self.prefix):
-                continue
+            if not name.startswith(self.prefix) and not self.records.has(role.get("Arn")):
+                continue  # the prefix narrows the listing; only the tag or a record is evidence
             tags = tags_to_dict(self._paginate(f"list tags of role {name}", iam, "list_role_tags",
                                                RoleName=name)["Tags"])
-            reason = self.ownership(tags, name, role.get("Arn"))
-            if reason:
-                self.add("iam", "role", name, name, reason, 0.0, "no charge")
+            evidence = self.owner.evidence(tags, role.get("Arn"))
+            if evidence:
+                trust = role.get("AssumeRolePolicyDocument") or {}
+                federated = "Federated" in str(trust)
+                self.add("iam", "role", name, name, evidence, 0.0, "no charge", arn=role.get("Arn"),
+                         federated=federated)
             else:
                 self.add_untagged("iam", "role", name, name, None,
                                   note=f"named with prefix {self.prefix} but not tagged stack={self.stack}")
-        policies = self._paginate("list IAM policies", iam, "list_policies", Scope="Local")["Policies"]
-        for policy in policies:
+        for policy in self._paginate("list IAM policies", iam, "list_policies", Scope="Local")["Policies"]:
             name = policy["PolicyName"]
-            if not name.startswith(self.prefix):
+            if not name.startswith(self.prefix) and not self.records.has(policy["Arn"]):
                 continue
             tags = tags_to_dict(self._call(f"list tags of policy {name}", iam.list_policy_tags,
                                            PolicyArn=policy["Arn"]).get("Tags"))
-            reason = self.ownership(tags, policy["Arn"], name)
-            if reason:
-                self.add("iam", "policy", policy["Arn"], name, reason, 0.0, "no charge")
+            evidence = self.owner.evidence(tags, policy["Arn"])
+            if evidence:
+                self.add("iam", "policy", policy["Arn"], name, evidence, 0.0, "no charge")
         providers = self._call("list OIDC providers", iam.list_open_id_connect_providers)
         for provider in providers.get("OpenIDConnectProviderList", []):
             arn = provider["Arn"]
             detail = self._call(f"get OIDC provider {arn}", iam.get_open_id_connect_provider,
                                 OpenIDConnectProviderArn=arn)
-            reason = self.ownership(tags_to_dict(detail.get("Tags")), arn)
-            if reason:
-                self.add("iam", "oidc-provider", arn, detail.get("Url", ""), reason, 0.0, "no charge")
+            evidence = self.owner.evidence(tags_to_dict(detail.get("Tags")), arn)
+            if evidence:
+                self.add("iam", "oidc-provider", arn, detail.get("Url", ""), evidence, 0.0, "no charge")
 
     # -- ECR, S3, Logs, Budgets -----------------------------------------
     def scan_ecr(self):
         ecr = self.client("ecr")
-        repos = self._paginate("describe ECR repositories", ecr, "describe_repositories")["repositories"]
-        for repo in repos:
+        for repo in self._paginate("describe ECR repositories", ecr, "describe_repositories")["repositories"]:
             name = repo["repositoryName"]
             tags = tags_to_dict(self._call(f"list tags of repository {name}", ecr.list_tags_for_resource,
                                            resourceArn=repo["repositoryArn"]).get("tags"))
-            reason = self.ownership(tags, repo["repositoryArn"], name)
-            if not reason:
+            evidence = self.owner.evidence(tags, repo["repositoryArn"])
+            if not evidence:
                 continue
             images = self._paginate(f"describe images of {name}", ecr, "describe_images",
                                     repositoryName=name)["imageDetails"]
             size_gb = sum(i.get("imageSizeInBytes", 0) for i in images) / GIB
             price = self.prices["gb_month"]["ecr"]
-            self.add("ecr", "repository", name, name, f"{reason}; {len(images)} images",
-                     aws_prices.per_day_from_gb_month(size_gb, price),
-                     f"{size_gb:.2f} GB stored ${price}/GB-month")
+            self.add("ecr", "repository", name, name, evidence, aws_prices.per_day_from_gb_month(size_gb, price),
+                     f"{size_gb:.2f} GB stored ${price}/GB-month", state=f"{len(images)} images",
+                     arn=repo["repositoryArn"])
 
     def scan_s3(self):
         s3 = self.client("s3")
-        buckets = self._call("list S3 buckets", s3.list_buckets).get("Buckets", [])
-        for bucket in buckets:
+        for bucket in self._call("list S3 buckets", s3.list_buckets).get("Buckets", []):
             name = bucket["Name"]
-            if not name.startswith(self.prefix):
+            if not name.startswith(self.prefix) and not self.records.has(f"arn:aws:s3:::{name}"):
                 continue  # tagged buckets with other names come from the tagging API
             try:
                 tag_set = s3.get_bucket_tagging(aws_retry=True, Bucket=name).get("TagSet")
@@ -497,9 +505,9 @@ class Scanner:
                 if exc.response.get("Error", {}).get("Code") not in ("NoSuchTagSet", "NoSuchBucket"):
                     raise StackLeftoversError(message=f"Failed to get tags of bucket {name}", exception=exc) from exc
                 tag_set = []
-            reason = self.ownership(tags_to_dict(tag_set), name)
-            if reason:
-                self.add("s3", "bucket", name, name, reason, 0.0,
+            evidence = self.owner.evidence(tags_to_dict(tag_set), f"arn:aws:s3:::{name}")
+            if evidence:
+                self.add("s3", "bucket", name, name, evidence, 0.0,
                          f"storage ${self.prices['gb_month']['s3_standard']}/GB-month (size not scanned)")
             else:
                 self.add_untagged("s3", "bucket", name, name, None,
@@ -507,26 +515,36 @@ class Scanner:
 
     def scan_logs(self):
         logs = self.client("logs")
-        prefix = f"/aws/eks/{self.cluster}/"
-        groups = self._paginate("describe log groups", logs, "describe_log_groups",
-                                logGroupNamePrefix=prefix)["logGroups"]
+        groups = self._paginate("describe log groups", logs, "describe_log_groups")["logGroups"]
         for group in groups:
-            self._add_log_group(group, f"control-plane log group of cluster {self.cluster}")
-
-    def _add_log_group(self, group, reason):
-        gigabytes = group.get("storedBytes", 0) / GIB
-        price = self.prices["gb_month"]["cloudwatch_logs"]
-        self.add("logs", "log-group", group["logGroupName"], group["logGroupName"], reason,
-                 aws_prices.per_day_from_gb_month(gigabytes, price), f"{gigabytes:.3f} GB stored ${price}/GB-month")
+            name = group["logGroupName"]
+            cluster = next((c for c in sorted(self.owner.clusters)
+                            if any(name.startswith(p.format(cluster=c)) for p in LOG_GROUP_PREFIXES)), None)
+            evidence = Ownership.of_cluster(cluster, "log group") if cluster else None
+            if not evidence:
+                arn = group.get("arn", "")
+                try:
+                    tags = self._call(f"list tags of log group {name}", logs.list_tags_for_resource,
+                                      resourceArn=arn[:-2] if arn.endswith(":*") else arn).get("tags") or {}
+                except StackLeftoversError:
+                    tags = self._call(f"list tags of log group {name}", logs.list_tags_log_group,
+                                      logGroupName=name).get("tags") or {}
+                evidence = self.owner.evidence(tags, arn)
+            if evidence:
+                gigabytes = group.get("storedBytes", 0) / GIB
+                price = self.prices["gb_month"]["cloudwatch_logs"]
+                self.add("logs", "log-group", name, name, evidence,
+                         aws_prices.per_day_from_gb_month(gigabytes, price),
+                         f"{gigabytes:.3f} GB stored ${price}/GB-month")
 
     def scan_budgets(self):
         account = self._call("get the caller identity", self.client("sts").get_caller_identity)["Account"]
-        budgets = self.client("budgets")
-        found = self._paginate("describe budgets", budgets, "describe_budgets", AccountId=account)
+        found = self._paginate("describe budgets", self.client("budgets"), "describe_budgets", AccountId=account)
         for budget in found.get("Budgets", []):
             name = budget["BudgetName"]
-            if name.startswith(f"{self.prefix}-"):
-                self.add("budgets", "budget", name, name, f"budget named {self.prefix}-*", 0.0,
+            evidence = self.owner.recorded_name("budgets/budget", name)
+            if evidence:
+                self.add("budgets", "budget", name, name, evidence, 0.0,
                          "no charge (budgets without actions are free)")
 
     # -- Tagging API -----------------------------------------------------
@@ -537,20 +555,17 @@ class Scanner:
         for mapping in mappings:
             arn = mapping["ResourceARN"]
             service, rtype, rid = parse_arn(arn)
-            scanner = {"elasticloadbalancing": "elbv2"}.get(service, service)
-            if (service, rtype) in AUTHORITATIVE_TYPES and scanner in self.scanned:
+            if (service, rtype) in AUTHORITATIVE_TYPES and SCANNER_OF.get(service, service) in self.scanned:
                 continue  # the per-service look-up saw it (or saw that it is gone)
-            if (service, rtype, rid) in self.found:
-                continue
-            if not self._still_exists(service, rtype, rid):
+            if (service, rtype, rid) in self.found or not self._still_exists(service, rtype, rid):
                 continue
             name = tags_to_dict(mapping.get("Tags")).get("Name", rid)
-            basis = "cost not estimated for this type"
-            per_day = None
+            basis, per_day = "cost not estimated for this type", None
             if (service, rtype) == ("s3", "bucket"):
                 per_day = 0.0
                 basis = f"storage ${self.prices['gb_month']['s3_standard']}/GB-month (size not scanned)"
-            self.add(service, rtype, rid, name, f"tagged stack={self.stack} (tagging API)", per_day, basis)
+            evidence = {"by": inv.BY_TAG, "detail": f"tagged stack={self.stack} (tagging API)"}
+            self.add(service, rtype, rid, name, evidence, per_day, basis)
 
     def _still_exists(self, service, rtype, rid):
         """The tagging API may list a resource for a while after deletion: check the ones we can."""
@@ -562,51 +577,65 @@ class Scanner:
                     return False
                 raise StackLeftoversError(message=f"Failed to check bucket {rid}", exception=exc) from exc
             return True
-        if (service, rtype) == ("logs", "log-group"):
-            groups = self._paginate("describe log groups", self.client("logs"), "describe_log_groups",
-                                    logGroupNamePrefix=rid)["logGroups"]
-            return any(g["logGroupName"] == rid for g in groups)
         return True
 
     # -- all -------------------------------------------------------------
     def scan(self, services=None):
-        """Scan ``services`` (default SERVICES, in that order: EC2 first, its VPCs frame the rest)."""
+        """Scan ``services`` (default SERVICES, in that order: EKS first, then EC2, whose VPCs frame the rest)."""
         wanted = list(services or SERVICES)
         unknown = sorted(set(wanted) - set(SERVICES))
         if unknown:
             raise StackLeftoversError(message=f"unknown services {unknown}; choose from {list(SERVICES)}")
+        if "eks" not in wanted and any(s in wanted for s in ("ec2", "elbv2", "elb", "logs")):
+            self._discover_stack_clusters()
         for service in SERVICES:
             if service in wanted:
                 getattr(self, f"scan_{service}")()
                 self.scanned.add(service)
+        self._price_nodegroups()
         leftovers, ignored = [], []
-        for item in sorted(self.found.values(), key=lambda i: (i["service"], i["type"], i["id"])):
-            (ignored if f"{item['service']}/{item['type']}" in self.ignore else leftovers).append(item)
+        for item in sorted(self.found.values(), key=lambda i: (i["order"], i["kind"], i["id"])):
+            (ignored if item["kind"] in self.ignore else leftovers).append(item)
         known = [i["est_usd_per_day"] for i in leftovers if i["est_usd_per_day"] is not None]
         return {
             "leftovers": leftovers,
             "count": len(leftovers),
+            "region": self.region,
             "est_usd_per_day_total": round(sum(known), 4),
             "cost_unknown_count": len(leftovers) - len(known),
             "ignored": ignored,
-            "untagged_in_stack_vpcs": sorted(self.untagged.values(),
-                                             key=lambda i: (i["service"], i["type"], i["id"])),
+            "untagged_in_stack_vpcs": sorted(self.untagged.values(), key=lambda i: (i["kind"], i["id"])),
             "stack_vpc_ids": sorted(self.stack_vpcs),
+            "stack_clusters": sorted(self.owner.clusters),
+            "records_unreadable": list(self.records.unreadable),
             "prices": self.prices,
         }
 
+    def _discover_stack_clusters(self):
+        """Which clusters are the stack's (tag or recorded ARN), for a scan that leaves EKS out."""
+        eks = self.client("eks")
+        for name in self._paginate("list EKS clusters", eks, "list_clusters")["clusters"]:
+            cluster = self._call(f"describe EKS cluster {name}", eks.describe_cluster, name=name)["cluster"]
+            evidence = self.owner.evidence(cluster.get("tags") or {}, cluster.get("arn"))
+            if evidence and evidence["by"] != inv.BY_CLUSTER_TAG:
+                self.owner.add_cluster(name)
 
-def scan(client, params):
+
+def scan(client, params, region=None):
     """Run one scan with the module's parameters."""
     if botocore is None:
         raise StackLeftoversError(message="botocore is required")
+    records = Records.from_files(params.get("recorded_files"), ids=params.get("recorded_ids"))
     scanner = Scanner(
         client,
         stack_name=params["stack_name"],
         cluster_name=params.get("cluster_name"),
         name_prefix=params.get("name_prefix"),
-        recorded_ids=list(params.get("recorded_ids") or []) + recorded_ids_from_files(params.get("recorded_files")),
+        records=records,
         ignore=params.get("ignore"),
         prices=params.get("prices"),
+        region=region or params.get("region") or "",
     )
+    if not scanner.region:  # the clients' own region (boto3 resolved it)
+        scanner.region = getattr(getattr(scanner.client("sts"), "meta", None), "region_name", "") or ""
     return scanner.scan(params.get("services"))

@@ -11,17 +11,21 @@ module: stack_leftovers_info
 short_description: List everything of a stack that still exists in an AWS region
 version_added: 0.1.0
 description:
-  - Read-only. Combines the Resource Groups Tagging API (resources tagged C(stack=<stack_name>)) with per-service
-    look-ups for what that API does not cover or cannot be trusted with, and returns every leftover with an
-    estimate of what it costs per day.
-  - "Per-service look-ups: EC2 (instances, volumes, ENIs in the stack's VPCs, Elastic IPs, NAT gateways not in
-    state deleted, VPCs, subnets, internet gateways, route tables, security groups), ELBv2 (load balancers and
-    target groups), EKS (clusters and node groups), IAM (roles, customer managed policies, OIDC providers),
-    ECR repositories, S3 buckets, CloudWatch log groups C(/aws/eks/<cluster>/...), AWS Budgets."
-  - A resource belongs to the stack when it is tagged C(stack=<stack_name>), or carries an ownership tag of the
-    stack's cluster (C(kubernetes.io/cluster/<cluster>=owned), C(aws:eks:cluster-name), C(eks:cluster-name),
-    C(elbv2.k8s.aws/cluster)), or its id is listed in O(recorded_ids). By name alone only the cluster's
-    control-plane log groups and budgets named C(<name_prefix>-*) count.
+  - Read-only. Combines per-service look-ups with the Resource Groups Tagging API (resources tagged
+    C(stack=<stack_name>)) and returns every leftover of the stack in the module's region as a record that
+    teardown acts on (kind, id, region, ownership evidence, state, delete order), with an estimate of what it
+    costs per day.
+  - "Per-service look-ups: EKS (clusters and node groups, first), EC2 (instances, volumes incl. those of the EBS
+    CSI driver, ENIs in the stack's VPCs incl. VPC CNI ones, Elastic IPs, NAT gateways not in state deleted, VPCs,
+    subnets, internet gateways, route tables, security groups incl. the load balancer controller's, launch
+    templates), ELBv2 (load balancers and target groups), classic ELB, IAM (roles, customer managed policies,
+    OIDC providers), ECR repositories, S3 buckets, CloudWatch log groups, AWS Budgets."
+  - "Ownership is exact: the tag C(stack=<stack_name>), an id, ARN or name recorded by a run of the stack
+    (O(recorded_ids), O(recorded_files)), or a controller tag (C(kubernetes.io/cluster/<cluster>=owned),
+    C(elbv2.k8s.aws/cluster), C(eks:cluster-name), C(cluster.k8s.amazonaws.com/name)) naming a cluster that is
+    itself proven to be the stack's. A name prefix is never evidence: budgets count only when a budget record
+    names them, log groups only when tagged or under C(/aws/eks/<stack cluster>/) or
+    C(/aws/containerinsights/<stack cluster>/)."
   - An untagged look-alike (same name, same VPC) is never a leftover; untagged resources inside the stack's VPCs
     are returned separately in RV(untagged_in_stack_vpcs), for information.
   - "Cost estimates use a documented table of us-east-1 list prices (see RV(prices)): NAT gateway $0.045/h,
@@ -40,8 +44,8 @@ options:
     type: str
   name_prefix:
     description:
-      - Prefix of the names of IAM roles, IAM policies, S3 buckets and budgets of the stack. Defaults to O(stack_name).
-      - Roles, policies and buckets with this prefix are still leftovers only when tagged.
+      - Prefix that narrows the listing of IAM roles, IAM policies and S3 buckets. Defaults to O(stack_name).
+      - Never evidence; roles, policies and buckets with this prefix are leftovers only when tagged or recorded.
     type: str
   recorded_ids:
     description:
@@ -53,14 +57,15 @@ options:
   recorded_files:
     description:
       - JSON files or glob patterns of run records (for example C(runs/gpu-e2e/*/aws/*.json)); every EC2 id
-        (C(vpc-...), C(nat-...), ...) and ARN found in them is added to O(recorded_ids). Missing or unreadable
-        files are skipped.
+        (C(vpc-...), C(nat-...), ...) and ARN found in them is added to O(recorded_ids), and the C(name) of a
+        C(budget*.json) record names the stack's budget. Missing files are skipped; files that cannot be read
+        are listed in RV(records_unreadable).
     type: list
     elements: path
     default: []
   ignore:
     description:
-      - Leftover types, as C(service/type), to return in RV(ignored) instead of RV(leftovers),
+      - Leftover kinds, as C(service/type), to return in RV(ignored) instead of RV(leftovers),
         for example C(budgets/budget) when the billing alarm is kept on purpose.
     type: list
     elements: str
@@ -72,8 +77,8 @@ options:
       - The default scans everything.
     type: list
     elements: str
-    choices: [ec2, elbv2, eks, iam, ecr, s3, logs, budgets, tagging]
-    default: [ec2, elbv2, eks, iam, ecr, s3, logs, budgets, tagging]
+    choices: [eks, ec2, elbv2, elb, iam, ecr, s3, logs, budgets, tagging]
+    default: [eks, ec2, elbv2, elb, iam, ecr, s3, logs, budgets, tagging]
   prices:
     description:
       - Overrides of the price table, merged section by section (C(hourly), C(gb_month), C(on_demand_hourly),
@@ -117,6 +122,28 @@ leftovers:
       description: Resource type, as in ARNs.
       type: str
       sample: natgateway
+    kind:
+      description: C(service/type); what teardown selects on.
+      type: str
+      sample: ec2/natgateway
+    region:
+      description: The region the resource is in (the module's region).
+      type: str
+      sample: us-east-1
+    evidence:
+      description:
+        - Why it is the stack's. C(by) is one of C(stack-tag), C(recorded-id), C(cluster-tag), C(stack-cluster);
+          C(detail) says which tag, record or cluster.
+      type: dict
+      sample: {"by": "stack-tag", "detail": "tagged stack=gpu-e2e"}
+    state:
+      description: The resource's state as AWS reports it, if it has one.
+      type: str
+      sample: available
+    order:
+      description: Delete order (lower goes first), from the stack inventory.
+      type: int
+      sample: 40
     id:
       description: Id, name or ARN of the resource.
       type: str
@@ -126,7 +153,7 @@ leftovers:
       type: str
       sample: gpu-e2e-nat
     reason:
-      description: Why it counts as the stack's.
+      description: The evidence and state as one line, for people; teardown never selects on it.
       type: str
       sample: tagged stack=gpu-e2e; state available
     est_usd_per_day:
@@ -166,6 +193,23 @@ untagged_in_stack_vpcs:
   returned: always
   type: list
   elements: dict
+  sample: []
+region:
+  description: The region scanned.
+  returned: always
+  type: str
+  sample: us-east-1
+stack_clusters:
+  description: EKS clusters proven to be the stack's (tag or recorded ARN), whose controller tags counted.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+records_unreadable:
+  description: Run records that exist but could not be read; when not empty, what the stack is made of is unknown.
+  returned: always
+  type: list
+  elements: str
   sample: []
 stack_vpc_ids:
   description: The stack's VPCs that still exist.
@@ -207,7 +251,7 @@ def main():
         return module.client(service, retry_decorator=AWSRetry.jittered_backoff())
 
     try:
-        result = scan(client, module.params)
+        result = scan(client, module.params, region=module.region)
     except StackLeftoversError as exc:
         module.fail_json_aws_error(exc)
     module.exit_json(changed=False, **result)

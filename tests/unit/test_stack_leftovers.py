@@ -80,7 +80,14 @@ def test_an_empty_account_has_no_leftovers(endpoint):
     assert result["untagged_in_stack_vpcs"] == []
 
 
-def test_every_service_is_found_with_a_cost_per_day(endpoint):
+def budget_record(tmp_path, name=f"{STACK}-monthly"):
+    """What the bootstrap stage records for the stack's budget (aws/budget.json)."""
+    path = tmp_path / "budget.json"
+    path.write_text(json.dumps({"name": name, "limit_usd": 5.0}))
+    return str(path)
+
+
+def test_every_service_is_found_with_a_cost_per_day(endpoint, tmp_path):
     net = make_network(endpoint)
     ec2 = raw(endpoint, "ec2")
     ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="g4dn.xlarge",
@@ -115,7 +122,7 @@ def test_every_service_is_found_with_a_cost_per_day(endpoint):
         "BudgetName": f"{STACK}-monthly", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
         "TimeUnit": "MONTHLY", "BudgetType": "COST"})
 
-    result = run(endpoint)
+    result = run(endpoint, recorded_files=[budget_record(tmp_path)])
 
     assert kinds(result["leftovers"]) == sorted([
         "budgets/budget", "ec2/elastic-ip", "ec2/instance", "ec2/internet-gateway", "ec2/natgateway",
@@ -134,7 +141,15 @@ def test_every_service_is_found_with_a_cost_per_day(endpoint):
     assert per_day[("ec2", "volume")] == pytest.approx(30 * 0.08 / 30)
     assert result["est_usd_per_day_total"] == pytest.approx(sum(per_day.values()), abs=0.01)
     lb = next(i for i in result["leftovers"] if i["type"] == "loadbalancer")
-    assert lb["reason"] == f"tagged elbv2.k8s.aws/cluster={STACK}"
+    assert lb["evidence"] == {"by": "cluster-tag", "detail": f"tagged elbv2.k8s.aws/cluster={STACK} (stack cluster)"}
+    # Every record carries what teardown acts on.
+    for item in result["leftovers"]:
+        assert item["region"] == "us-east-1"
+        assert item["kind"] == f"{item['service']}/{item['type']}"
+        assert item["evidence"]["by"] in ("stack-tag", "recorded-id", "cluster-tag", "stack-cluster")
+        assert isinstance(item["order"], int)
+    orders = [i["order"] for i in result["leftovers"]]
+    assert orders == sorted(orders)
 
 
 def test_an_untagged_look_alike_is_not_a_leftover(endpoint):
@@ -186,10 +201,11 @@ def test_a_recorded_id_is_a_leftover_even_without_tags(endpoint, tmp_path):
     assert run(endpoint)["count"] == 0
     result = run(endpoint, recorded_files=[str(record), str(tmp_path / "missing.json")])
 
-    assert [(i["id"], i["reason"]) for i in result["leftovers"]] == [(vpc, "id recorded in the run directory")]
+    assert [(i["id"], i["evidence"]["by"]) for i in result["leftovers"]] == [(vpc, "recorded-id")]
+    assert result["records_unreadable"] == []
 
 
-def test_ignored_types_are_reported_apart(endpoint):
+def test_ignored_types_are_reported_apart(endpoint, tmp_path):
     raw(endpoint, "budgets").create_budget(AccountId=ACCOUNT, Budget={
         "BudgetName": f"{STACK}-monthly", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
         "TimeUnit": "MONTHLY", "BudgetType": "COST"})
@@ -197,7 +213,7 @@ def test_ignored_types_are_reported_apart(endpoint):
         "BudgetName": "someone-else", "BudgetLimit": {"Amount": "5", "Unit": "USD"},
         "TimeUnit": "MONTHLY", "BudgetType": "COST"})
 
-    result = run(endpoint, ignore=["budgets/budget"])
+    result = run(endpoint, ignore=["budgets/budget"], recorded_files=[budget_record(tmp_path)])
 
     assert result["count"] == 0
     assert [i["id"] for i in result["ignored"]] == [f"{STACK}-monthly"]
@@ -225,7 +241,7 @@ def test_price_overrides_change_the_estimate(endpoint):
 
 def test_an_unreachable_endpoint_raises_the_one_error_type():
     dead = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(StackLeftoversError, match="Failed to describe VPCs"):
+    with pytest.raises(StackLeftoversError, match="Failed to list EKS clusters"):
         scan(lambda service: RetryingBotoClientWrapper(
             boto3.client(service, endpoint_url=dead, region_name="us-east-1", aws_access_key_id="k",
                          aws_secret_access_key="local-emulator-secret",
@@ -262,6 +278,9 @@ def test_a_scan_can_be_limited_to_some_services(endpoint, tmp_path):
     net = make_network(endpoint)
     raw(endpoint, "elbv2").create_load_balancer(Name="k8s-only", Subnets=net["subnets"],
                                                 Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": STACK}])
+    role = raw(endpoint, "iam").create_role(RoleName="lo-c", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    raw(endpoint, "eks").create_cluster(name=STACK, roleArn=role, resourcesVpcConfig={"subnetIds": net["subnets"]},
+                                        tags={"stack": STACK})
 
     only_elb = run(endpoint, services=["elbv2"])
     only_tagging = run(endpoint, services=["tagging"])
@@ -281,3 +300,136 @@ def test_recorded_files_may_be_glob_patterns(tmp_path):
     found = recorded_ids_from_files([str(tmp_path / "*" / "aws" / "*.json"), str(tmp_path / "state" / "*.json")])
 
     assert found == ["vpc-0123456789abcdef0", "vpc-0fedcba9876543210"]
+
+
+def budget(endpoint, name):
+    raw(endpoint, "budgets").create_budget(AccountId=ACCOUNT, Budget={
+        "BudgetName": name, "BudgetLimit": {"Amount": "5", "Unit": "USD"}, "TimeUnit": "MONTHLY",
+        "BudgetType": "COST"})
+
+
+def test_a_budget_is_the_stacks_only_by_its_recorded_name(endpoint, tmp_path):
+    """Fails if a name prefix makes a budget the stack's again (checked: the former `<prefix>-*` match reports
+    `lo-2-monthly` as lo's, and deleting by it removed another stack's budget)."""
+    budget(endpoint, f"{STACK}-monthly")
+    budget(endpoint, f"{STACK}-2-monthly")  # stack lo-2's budget
+
+    assert run(endpoint)["count"] == 0  # no record, no evidence
+    result = run(endpoint, recorded_files=[budget_record(tmp_path)])
+
+    assert [i["id"] for i in result["leftovers"]] == [f"{STACK}-monthly"]
+    assert result["leftovers"][0]["evidence"]["by"] == "recorded-id"
+
+
+def test_controller_tags_count_only_for_a_cluster_proven_to_be_the_stacks(endpoint, tmp_path):
+    """CNI interfaces, CSI volumes, launch templates, classic ELBs and log groups of the stack's cluster are found;
+    the same tags naming another cluster, or a cluster only *named* like the stack's, are not evidence.
+    Fails if the cluster-tag evidence ignores which clusters are proven (checked by letting any cluster count)."""
+    net = make_network(endpoint)
+    ec2, logs = raw(endpoint, "ec2"), raw(endpoint, "logs")
+    role = raw(endpoint, "iam").create_role(RoleName="x-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def leave_behind(cluster):
+        eni = ec2.create_network_interface(SubnetId=net["subnets"][0], TagSpecifications=[{
+            "ResourceType": "network-interface",
+            "Tags": [{"Key": "cluster.k8s.amazonaws.com/name", "Value": cluster}]}])["NetworkInterface"]
+        vol = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8, TagSpecifications=[{
+            "ResourceType": "volume", "Tags": [{"Key": "ebs.csi.aws.com/cluster", "Value": "true"},
+                                               {"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}]}])
+        template = ec2.create_launch_template(LaunchTemplateName=f"eks-{cluster}", LaunchTemplateData={},
+                                              TagSpecifications=[{"ResourceType": "launch-template", "Tags": [
+                                                  {"Key": "eks:cluster-name", "Value": cluster}]}])
+        raw(endpoint, "elb").create_load_balancer(
+            LoadBalancerName=f"classic-{cluster}", Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80,
+                                                               "InstancePort": 80}],
+            Subnets=[net["subnets"][0]], Tags=[{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}])
+        logs.create_log_group(logGroupName=f"/aws/eks/{cluster}/cluster")
+        logs.create_log_group(logGroupName=f"/aws/containerinsights/{cluster}/application")
+        return {eni["NetworkInterfaceId"], vol["VolumeId"], template["LaunchTemplate"]["LaunchTemplateId"],
+                f"classic-{cluster}", f"/aws/eks/{cluster}/cluster", f"/aws/containerinsights/{cluster}/application"}
+
+    ours = leave_behind(STACK)
+    theirs = leave_behind(f"{STACK}-2")
+    # An untagged cluster named like the stack's proves nothing.
+    raw(endpoint, "eks").create_cluster(name=STACK, roleArn=role, resourcesVpcConfig={"subnetIds": net["subnets"]})
+    ids = {i["id"] for i in run(endpoint)["leftovers"]}
+    assert not ids & (ours | theirs)
+
+    # The cluster's ARN recorded by the eks stage makes it (and what its controllers tagged) the stack's.
+    arn = raw(endpoint, "eks").describe_cluster(name=STACK)["cluster"]["arn"]
+    record = tmp_path / "eks.json"
+    record.write_text(json.dumps({"cluster_arn": arn}))
+    result = run(endpoint, recorded_files=[str(record)])
+    ids = {i["id"] for i in result["leftovers"]}
+    assert ours <= ids
+    assert not ids & theirs
+    assert result["stack_clusters"] == [STACK]
+    by_kind = {i["kind"]: i["evidence"]["by"] for i in result["leftovers"] if i["id"] in ours}
+    assert by_kind == {"ec2/network-interface": "cluster-tag", "ec2/volume": "cluster-tag",
+                       "ec2/launch-template": "cluster-tag", "elb/loadbalancer": "cluster-tag",
+                       "logs/log-group": "stack-cluster"}
+
+
+def test_the_same_stack_in_another_region_is_not_in_this_regions_scan(endpoint):
+    """Records carry their region; a scan of us-east-1 never reports (or deletes) the us-west-2 twin."""
+    raw(endpoint, "ec2", region="us-west-2").create_vpc(CidrBlock="10.50.0.0/16",
+                                                         TagSpecifications=tagspec("vpc", "lo-vpc"))
+    east = scan(factory(endpoint), {"stack_name": STACK}, region="us-east-1")
+    assert east["count"] == 0 and east["region"] == "us-east-1"
+    west = scan(lambda service: RetryingBotoClientWrapper(raw(endpoint, service, region="us-west-2"),
+                                                          AWSRetry.jittered_backoff(retries=2)),
+                {"stack_name": STACK}, region="us-west-2")
+    assert [(i["kind"], i["region"]) for i in west["leftovers"]] == [("ec2/vpc", "us-west-2")]
+
+
+def test_an_unreadable_record_is_reported_not_skipped(endpoint, tmp_path):
+    """An unreadable record means what the stack is made of is unknown. Fails if broken records are skipped
+    silently (checked: the former reader dropped them)."""
+    broken = tmp_path / "vpc.json"
+    broken.write_text('{"vpc_id": "vpc-0123')
+    result = run(endpoint, recorded_files=[str(broken)])
+    assert result["count"] == 0
+    assert result["records_unreadable"] == [f"{broken}: JSONDecodeError"]
+
+
+def test_the_inventory_covers_every_kind_the_scanner_reports():
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
+
+    orders = [entry["order"] for entry in inv.TYPES.values()]
+    assert len(set(orders)) == len(orders)
+    assert inv.order_of("eks/nodegroup") < inv.order_of("eks/cluster") < inv.order_of("ec2/subnet") \
+        < inv.order_of("ec2/vpc") < inv.order_of("budgets/budget")
+    for kind, entry in inv.TYPES.items():
+        assert set(entry) == {"order", "find", "ownership", "delete", "priced"}, kind
+        assert "prefix" not in entry["ownership"], kind
+    assert {row[0] for row in inv.coverage_rows()} == set(inv.TYPES)
+
+
+def test_the_report_never_turns_an_unknown_verdict_into_zero_leftovers():
+    """Fails if the report ignores the recorded verdict (checked: it then printed "0 leftovers")."""
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import leftover_verdict
+
+    unknown = {"count": 0, "verdict": "unknown: the emulator was restarted", "checked_at": "t", "stack_name": "lo"}
+    assert leftover_verdict(unknown) == "**unknown: the emulator was restarted** (checked at t)."
+    failed = {"count": 1, "failed_steps": [{"step": "network"}], "checked_at": "t"}
+    assert "teardown steps failed: network" in leftover_verdict(failed)
+    assert leftover_verdict({"count": 0, "verdict": "0 leftovers", "checked_at": "t", "stack_name": "lo"}
+                            ).startswith("**0 leftovers**")
+
+
+def test_the_readme_coverage_table_is_the_inventory():
+    """The README's table of types (scanned, deleted, priced) is the inventory's data, row for row."""
+    from pathlib import Path
+
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- stack-inventory-table:start -->")[1].split("<!-- stack-inventory-table:end -->")[0]
+    kinds_in_readme = [line.split("`")[1] for line in table.strip().splitlines()[2:]]
+    assert kinds_in_readme == [k for k, _ in sorted(inv.TYPES.items(), key=lambda kv: kv[1]["order"])]
+    for line in table.strip().splitlines()[2:]:
+        kind = line.split("`")[1]
+        entry = inv.TYPES[kind]
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1:] == [str(entry["order"]), "yes", entry["ownership"], entry["delete"],
+                             "yes" if entry["priced"] else "no (free)"], kind

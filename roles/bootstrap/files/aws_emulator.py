@@ -201,6 +201,37 @@ def fix_eks_update_cluster_config() -> None:
     EKSResponse.update_cluster_config = update_cluster_config
 
 
+def inject_faults(spec: str | None = None) -> dict:
+    """Fault injection for tests only: GPU_E2E_EMULATOR_FAULTS='{"delete_subnet": 1}'.
+
+    Maps an EC2 backend method that deletes something (delete_subnet, delete_vpc) to how many of its first
+    calls answer DependencyViolation, as AWS does while EKS still holds ENIs in the subnet. -1: every call.
+    Unset (every real run): nothing is patched.
+    """
+    spec = os.environ.get("GPU_E2E_EMULATOR_FAULTS", "") if spec is None else spec
+    faults = {str(k): int(v) for k, v in (json.loads(spec) if spec else {}).items()}
+    if not faults:
+        return {}
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend
+
+    left = dict(faults)
+    for name in faults:
+        if name not in ("delete_subnet", "delete_vpc"):
+            raise SystemExit(f"GPU_E2E_EMULATOR_FAULTS: cannot inject a fault into {name!r}")
+        original = getattr(EC2Backend, name)
+
+        def failing(self, resource_id, *args, _name=name, _original=original, **kwargs):
+            if left[_name] != 0:
+                left[_name] -= 1 if left[_name] > 0 else 0
+                raise DependencyViolationError(
+                    f"The {_name.split('_', 1)[1]} '{resource_id}' has dependencies and cannot be deleted.")
+            return _original(self, resource_id, *args, **kwargs)
+
+        setattr(EC2Backend, name, failing)
+    return faults
+
+
 def apply_fixes() -> None:
     fix_nat_gateway_resource_type()
     fix_nodegroup_update_config()
@@ -220,6 +251,7 @@ def main(argv=None) -> int:
     # IAM managed policies (AmazonEKSWorkerNodePolicy, ...) must be attachable.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     apply_fixes()
+    inject_faults()
     from moto.server import main as moto_main
 
     moto_main(["-H", args.host, "-p", str(args.port)])

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpu_e2e.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tags of an existing ECR repository, kept idempotent.
+
+Hand-written because no maintained module does it: community.aws.ecs_ecr has
+no tags option and neither collection has a generic tagging module for ECR.
+The stack's repository must carry ``stack=<name>`` so that the leftover check
+finds it from any machine, not only through an ARN in a local run directory.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+try:
+    import botocore
+except ImportError:
+    botocore = None  # the module reports the missing library
+
+
+class EcrTagsError(AnsibleAWSError):
+    """The one error type of the ECR tag logic; the module catches it once."""
+
+
+def _call(what, func, **kwargs):
+    try:
+        return func(aws_retry=True, **kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise EcrTagsError(message=f"Failed to {what}", exception=exc) from exc
+
+
+def ensure_tags(client, params, check_mode=False):
+    """Set ``params['tags']`` on repository ``params['name']`` (other tags removed when ``purge_tags``)."""
+    name = params["name"]
+    try:
+        repo = client.describe_repositories(aws_retry=True, repositoryNames=[name])["repositories"][0]
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException" and check_mode:
+            # In check mode the repository may be about to be created by the task before.
+            return {"changed": True, "tags": dict(params["tags"]), "repository_arn": ""}
+        raise EcrTagsError(message=f"Failed to describe ECR repository {name}", exception=exc) from exc
+    arn = repo["repositoryArn"]
+    current = boto3_tag_list_to_ansible_dict(
+        _call(f"list tags of {name}", client.list_tags_for_resource, resourceArn=arn).get("tags") or [])
+    to_set, to_unset = compare_aws_tags(current, params["tags"], purge_tags=params["purge_tags"])
+    if not check_mode:
+        if to_set:
+            _call(f"tag {name}", client.tag_resource, resourceArn=arn, tags=ansible_dict_to_boto3_tag_list(to_set))
+        if to_unset:
+            _call(f"untag {name}", client.untag_resource, resourceArn=arn, tagKeys=list(to_unset))
+    after = {k: v for k, v in current.items() if k not in to_unset}
+    after.update(to_set)
+    return {"changed": bool(to_set or to_unset), "tags": after, "repository_arn": arn,
+            "diff": {"before": {"tags": current}, "after": {"tags": after}}}
