@@ -82,6 +82,12 @@ def spec_options(argument_specs, entry_point="main", exclude=()):
             for name, option in options.items() if name not in exclude}
 
 
+def spec_errors(results, loop_var="preflight__role"):
+    """The argument spec errors of a validate_argument_spec loop over roles, each naming its role's spec file."""
+    return [f"{error} (roles/{result.get(loop_var, '?')}/meta/argument_specs.yml)"
+            for result in results for error in result.get("argument_errors") or []]
+
+
 def one_line(problems, limit=3):
     """Problems joined into one line: the first `limit`, then how many more."""
     problems = [" ".join(str(problem).split()) for problem in problems]
@@ -104,5 +110,6 @@ class FilterModule:
             "port_problems": port_problems,
             "load_target_problem": load_target_problem,
             "spec_options": spec_options,
+            "spec_errors": spec_errors,
             "one_line": one_line,
         }

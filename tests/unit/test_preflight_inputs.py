@@ -144,3 +144,9 @@ def test_filters_give_one_line_per_refusal():
     ]) == ["cluster_name='other' is not 'gpu-e2e'", "eks_triton_role_name='x-irsa' does not start with 'gpu-e2e-'"]
     spec = {"argument_specs": {"main": {"options": {"a": {"type": "int", "default": 1}, "b": {"type": "str"}}}}}
     assert inputs.spec_options(spec, "main", ["b"]) == {"a": {"type": "int"}}
+
+
+def test_spec_errors_name_the_role():
+    results = [{"preflight__role": "eks", "argument_errors": ["value of x must be one of: a"]},
+               {"preflight__role": "vpc", "msg": "The arg spec validation passed"}]
+    assert inputs.spec_errors(results) == ["value of x must be one of: a (roles/eks/meta/argument_specs.yml)"]
