@@ -10,12 +10,12 @@ Each case runs the real `site.yml` on the local profile with one bad input and a
 - no process left running (every pid file of the stack names a dead process, and the port of the run's own
   emulator is free), and no run directory, or (for a refusal by a read-only AWS check) only the refusal's own.
 
-Verified by removing checks by hand (December 2026): with the load-target task of
-roles/loadtest/tasks/preflight_create.yml removed, the `loadtest_target_url` case ran into the stages and failed on
-the time bound (a loopback address nothing listens on: no traffic left the machine); with the S3 rule of
-plugins/module_utils/aws_names.py removed, `stack_name=xn--gpu` failed on the missing message (the ECR rule still
-refused it, with another line); with roles/vpc/tasks/preflight_aws.yml's assert removed, the `vpc_azs` case failed:
-the VPC was created in the test's emulator (inventory not empty) before subnet creation failed.
+Verified by removing checks one at a time (December 2026): with the S3 reserved-prefix rule of
+plugins/module_utils/aws_names.py removed, `s3-xn-prefix` failed (only the ECR rule refused it, with a line that does
+not name model_bucket_name); with the assert of roles/vpc/tasks/preflight_aws.yml removed, `azs-of-another-region`
+failed (the run reached the spot check, whose line does not name vpc_azs); with the load-target task of
+roles/loadtest/tasks/preflight_create.yml removed, `load-target-not-ours` failed on the time bound: the run went
+through the stages and started Locust (against 127.0.0.2:9, a loopback address nothing listens on).
 
 The load target is only ever tested with loopback addresses (127.0.0.0/8) that are not the stack's.
 """
@@ -166,7 +166,7 @@ def case_vars(tmp_path, emulator):
     ]
     yield {"extra": extra, "runs_root": runs_root, "own_emulator_port": own_emulator_port}
     # Whatever happened, stop every local process the run recorded (by PID).
-    for pid_file in runs_root.glob("*/state/*.pid"):
+    for pid_file in runs_root.glob("*/state/**/*.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
@@ -188,7 +188,7 @@ def test_bad_input_stops_in_preflight_and_nothing_exists(case_vars, emulator, ex
     assert took < CASE_BOUND_S, f"took {took:.0f} s: the run went past preflight"
 
     assert inventory(emulator) == EMPTY
-    pids = {p: int(p.read_text().strip()) for p in case_vars["runs_root"].glob("*/state/*.pid")}
+    pids = {p: int(p.read_text().strip()) for p in case_vars["runs_root"].glob("*/state/**/*.pid")}
     assert [p for p, pid in pids.items() if _alive(pid)] == []
     assert not _port_in_use(case_vars["own_emulator_port"])
 
@@ -214,7 +214,7 @@ def test_an_earlier_run_is_never_overwritten(case_vars, emulator):
 
     assert result.returncode != 0
     (line,) = ERROR_LINE.findall(result.stderr)[-1:] or ERROR_LINE.findall(result.stdout)[-1:]
-    assert "run_dir=" in line and "already exists" in line, line
+    assert "run_dir=" in line and "is an earlier run" in line, line
     assert took < CASE_BOUND_S
     assert sorted((str(p), p.stat().st_mtime_ns) for p in earlier.rglob("*")) == before
     assert sorted(p.name for p in (case_vars["runs_root"] / STACK).iterdir()) == [earlier.name]
