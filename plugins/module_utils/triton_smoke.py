@@ -17,6 +17,8 @@ import json
 import os
 import time
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
 try:
@@ -46,6 +48,16 @@ def missing_libraries():
 
 class SmokeTestError(Exception):
     """The one error type of the smoke test; its message is the one-line reason."""
+
+    partial = None  # result fields worth recording in smoke.json with the failure
+
+
+class KnownAnswerFailure(SmokeTestError):
+    """A real photo did not get its expected label; carries the top-5 of the images checked so far."""
+
+    def __init__(self, message, images):
+        super().__init__(message)
+        self.images = images
 
 
 def _short(exc):
@@ -124,6 +136,25 @@ def expected_signature(params):
     except triton_config.TritonConfigError as exc:
         raise SmokeTestError(f"{path} cannot be parsed: {exc}") from exc
     return triton_config.io_signature(config)
+
+
+def packaged_model(params):
+    """(preprocessing spec or None, weights or None) of the packaged model in model_repository."""
+    repository = params.get("model_repository")
+    if not repository:
+        return None, None
+    model_dir = os.path.join(repository, params["model_name"])
+    try:
+        with open(os.path.join(model_dir, "config.pbtxt"), encoding="utf-8") as handle:
+            spec = image_preprocess.from_config(triton_config.parse(handle.read()))
+    except (OSError, triton_config.TritonConfigError, image_preprocess.PreprocessError) as exc:
+        raise SmokeTestError(f"the preprocessing in {model_dir}/config.pbtxt cannot be used: {exc}") from exc
+    try:
+        with open(os.path.join(model_dir, "package.json"), encoding="utf-8") as handle:
+            weights = json.load(handle).get("weights")
+    except (OSError, ValueError):
+        weights = None
+    return spec, weights
 
 
 def compare_signature(kind, served, expected):
@@ -226,10 +257,11 @@ class SmokeTest:
         except InferenceServerException as exc:
             raise SmokeTestError(f"model metadata of '{self.model}' is not available: {_short(exc)}") from exc
 
-    def infer(self, name, tensor, datatype, output_names, binary):
+    def infer(self, name, tensor, datatype, output_names, binary, class_count=0):
         request_input = triton_http.InferInput(name, list(tensor.shape), datatype)
         request_input.set_data_from_numpy(tensor, binary_data=binary)
-        outputs = [triton_http.InferRequestedOutput(o, binary_data=binary) for o in output_names]
+        outputs = [triton_http.InferRequestedOutput(o, binary_data=binary, class_count=class_count)
+                   for o in output_names]
         try:
             result = self.client.infer(self.model, [request_input], model_version=self.version, outputs=outputs)
         except Exception as exc:  # noqa: BLE001 - InferenceServerException and transport errors alike
@@ -244,6 +276,37 @@ class SmokeTest:
                 raise SmokeTestError(f"malformed response: output '{output}' is missing")
             arrays[output] = array
         return arrays
+
+    def known_answers(self, spec, top_output, preprocessing, weights):
+        """Each real photo preprocessed as the package says; Triton's top-k labels checked against the answer."""
+        if weights == "random":
+            return {"checked": False, "reason": "the served weights are random: no known answer to check"}
+        if preprocessing is None:
+            return {"checked": False, "reason": "the packaged model records no image preprocessing"}
+        try:
+            images = (known_answer.normalize_images(self.params["images"]) if self.params.get("images")
+                      else known_answer.default_images())
+        except known_answer.KnownAnswerError as exc:
+            raise SmokeTestError(str(exc)) from exc
+        batched = spec["shape"] and int(spec["shape"][0]) == -1
+        results = []
+        for image in images:
+            try:
+                tensor = image_preprocess.preprocess(image["path"], preprocessing, spec["datatype"])
+            except image_preprocess.PreprocessError as exc:
+                raise SmokeTestError(f"{image['name']}: {exc}") from exc
+            tensor = tensor[None] if batched else tensor
+            answer = self.infer(spec["name"], tensor, spec["datatype"], [top_output], True,
+                                class_count=max(known_answer.TOP_RECORDED, image["within"]))[top_output]
+            try:
+                classes = known_answer.parse_classes(np.asarray(answer).reshape(-1))
+                entry = {"image": image["name"], "path": image["path"], "expect": image["expect"],
+                         "within": image["within"], "top_5": classes[: known_answer.TOP_RECORDED]}
+                results.append(entry)
+                entry["matched"] = known_answer.check(image, classes)
+            except known_answer.KnownAnswerError as exc:
+                raise KnownAnswerFailure(f"known answer: {exc}", results) from exc
+        return {"checked": True, "images": results}
 
     # --- the whole test -------------------------------------------------------------------
     def run(self):
@@ -265,6 +328,7 @@ class SmokeTest:
         batch = int(self.params["batch_size"])
         shape = concrete_shape(spec["shape"], batch, spec["name"])
         tensor = synthetic_image(shape, spec["datatype"])
+        preprocessing, weights = packaged_model(self.params)
         output_names = [o["name"] for o in outputs]
         top_output = self.params.get("output_name") or output_names[0]
         if top_output not in output_names:
@@ -295,7 +359,17 @@ class SmokeTest:
 
         first = binary_result[top_output]
         row = first[0] if first.ndim > 1 else first
+        try:
+            answers = self.known_answers(spec, top_output, preprocessing, weights)
+        except KnownAnswerFailure as exc:
+            exc.partial = {"model_name": self.model, "weights": weights, "known_answer": {
+                "checked": True, "passed": False, "images": exc.images}}
+            raise
+        if answers["checked"]:
+            answers["passed"] = True
         return {
+            "weights": weights,
+            "known_answer": answers,
             "passed": True,
             "url": self.url,
             "model_name": self.model,
@@ -339,10 +413,12 @@ def run_smoke_test(params, check_mode=False, client_factory=None):
         result = SmokeTest(params, client_factory=client_factory).run()
     except SmokeTestError as exc:
         if params.get("output_file") and not check_mode:
-            write_result(params["output_file"], {
+            failure = dict(exc.partial or {})
+            failure.update({
                 "passed": False, "error": str(exc), "url": params["url"], "model_name": params["model_name"],
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             })
+            write_result(params["output_file"], failure)
         raise
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
     if params.get("output_file") and not check_mode:
