@@ -161,6 +161,7 @@ class ModelVersion:
         self.name = name
         self.version = str(version)
         self.config = config
+        self.labels = {}  # output name -> class names (label_filename), set by the repository
         self.max_batch_size = int(config.get("max_batch_size", 0))
         batching = config.get("dynamic_batching")
         self.dynamic = batching is not None and self.max_batch_size > 0

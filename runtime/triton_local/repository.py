@@ -117,6 +117,7 @@ class Repository:
                     raise ModelLoadError(
                         f"'{name}' version {version}: cannot read {model_path}: {exc.strerror}") from exc
                 loaded[str(version)] = ModelVersion(name, version, config, data, self.options)
+                loaded[str(version)].labels = _labels(path, config)
         except ModelLoadError as exc:
             self.failures[name] = str(exc)
             raise
@@ -182,3 +183,18 @@ class Repository:
     def all_versions(self):
         for versions in self.models.values():
             yield from versions.values()
+
+
+def _labels(path, config):
+    """{output name: class names} of the outputs with a label_filename (Triton's classification labels)."""
+    result = {}
+    for output in config.get("output") or []:
+        filename = output.get("label_filename")
+        if not filename:
+            continue
+        try:
+            with open(os.path.join(path, filename), encoding="utf-8") as handle:
+                result[output["name"]] = handle.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(f"label file {filename} of output '{output['name']}' cannot be read: {exc}") from exc
+    return result

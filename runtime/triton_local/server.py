@@ -189,7 +189,7 @@ class App:
         for output_name, binary, classes in wanted:
             array = outputs[output_name]
             if classes:
-                array = classify(array, classes, batched)
+                array = classify(array, classes, batched, model.labels.get(output_name))
             chosen.append((output_name, array, binary))
         headers, body = encode(model.name, model.version, doc.get("id"), chosen)
         model.record_success(pending, time.perf_counter_ns() - started)

@@ -197,13 +197,20 @@ def requested_outputs(doc, all_outputs):
     return result
 
 
-def classify(array, k, batched):
-    """Top-k of each batch row as BYTES "score:index" (Triton's classification extension)."""
+def classify(array, k, batched, labels=None):
+    """Top-k of each batch row as BYTES "score:index" (Triton's classification extension), with ":label"
+    appended when the output has a label_filename (labels: the file's lines)."""
     rows = array.reshape(array.shape[0], -1) if batched else array.reshape(1, -1)
     k = min(k, rows.shape[1])
     top = np.argsort(-rows, axis=1, kind="stable")[:, :k]
-    values = np.array(
-        [[f"{float(rows[r, i]):f}:{int(i)}".encode() for i in top[r]] for r in range(rows.shape[0])], dtype=object)
+
+    def entry(r, i):
+        text = f"{float(rows[r, i]):f}:{int(i)}"
+        if labels and int(i) < len(labels):
+            text += f":{labels[int(i)]}"
+        return text.encode()
+
+    values = np.array([[entry(r, i) for i in top[r]] for r in range(rows.shape[0])], dtype=object)
     return values if batched else values.reshape(k)
 
 
