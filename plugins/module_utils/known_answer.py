@@ -95,8 +95,13 @@ def label_matches(expected, label):
 
 
 def describe(classes, count=TOP_RECORDED):
-    return ", ".join(
-        f"{c['label'] if c['label'] else '#' + str(c['index'])} ({c['score']:.3f})" for c in classes[:count])
+    """'espresso (p 0.957), cup (p 0.014), ...': the probability when known, else the server's score."""
+    def one(c):
+        name = c["label"] if c["label"] else "#" + str(c["index"])
+        value = f"p {c['probability']:.3f}" if c.get("probability") is not None else f"score {c['score']:.3f}"
+        return f"{name} ({value})"
+
+    return ", ".join(one(c) for c in classes[:count])
 
 
 def check(image, classes):

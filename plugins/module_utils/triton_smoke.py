@@ -298,8 +298,16 @@ class SmokeTest:
             tensor = tensor[None] if batched else tensor
             answer = self.infer(spec["name"], tensor, spec["datatype"], [top_output], True,
                                 class_count=max(known_answer.TOP_RECORDED, image["within"]))[top_output]
+            # The same photo without class_count: the softmax of the whole output gives each class a probability
+            # (the classification extension's score is the raw output value, a logit here).
+            logits = self.infer(spec["name"], tensor, spec["datatype"], [top_output], True)[top_output]
+            probs = np.asarray(logits, dtype=np.float64).reshape(-1)
+            probs = np.exp(probs - probs.max()) / np.exp(probs - probs.max()).sum()
             try:
                 classes = known_answer.parse_classes(np.asarray(answer).reshape(-1))
+                for found in classes:
+                    inside = 0 <= found["index"] < probs.size
+                    found["probability"] = round(float(probs[found["index"]]), 6) if inside else None
                 entry = {"image": image["name"], "path": image["path"], "expect": image["expect"],
                          "within": image["within"], "top_5": classes[: known_answer.TOP_RECORDED]}
                 results.append(entry)
