@@ -231,3 +231,32 @@ def test_bad_user_images_are_refused_in_one_line(tmp_path):
         ka.normalize_images([{"path": str(tmp_path / "nope.png"), "expect": "cat"}])
     with pytest.raises(ka.KnownAnswerError, match="within must be >= 1"):
         ka.normalize_images([{"path": str(tmp_path / "x"), "expect": "cat", "within": 0}])
+
+
+# --- the load test's payload and the packaging of labels ------------------------------------------
+
+
+def test_the_load_test_payload_is_the_photo_the_smoke_test_sends(repository, tmp_path):
+    from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_tensor
+
+    dest = tmp_path / "input.bin"
+    params = {"model_repository": str(repository), "model_name": "m", "src": None, "dest": str(dest)}
+    result = image_tensor.write_tensor(params)
+    assert result["changed"] and result["written"] and result["src"].endswith("coffee.png")
+    assert result["bytes"] == 3 * 224 * 224 * 4 == dest.stat().st_size
+    assert image_tensor.write_tensor(params)["changed"] is False
+    client = TritonLike(repository)
+    tensor = np.frombuffer(dest.read_bytes(), "<f4").reshape(1, 3, 224, 224)
+    assert int(np.argmax(client.session.run(None, {"input": tensor})[0])) == 967  # espresso
+    _set_parameter(repository, "image_std", "1,1,1")
+    assert image_tensor.write_tensor(params, check_mode=True)["changed"]  # the recorded preprocessing drives it
+
+
+def test_labels_that_do_not_fit_the_output_are_refused(tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n")
+    params = package_params(tmp_path / "repo", "mobilenetv2")
+    params["labels_file"] = str(labels)
+    with pytest.raises(onnx_package.OnnxPackageError, match="has 2 lines .* output 'logits' has 1000 classes"):
+        onnx_package.package(params)
+    assert not (tmp_path / "repo").exists()  # refused before anything is written
