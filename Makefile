@@ -26,14 +26,22 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 $(BIN)/helm: scripts/fetch_helm.py | $(STAMP)
 	$(BIN)/python scripts/fetch_helm.py $@
 
-system-deps: ## Install the distro Prometheus when root with apt (optional: the stages say what is missing otherwise).
-	@if command -v prometheus >/dev/null; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-	    || echo "WARN: could not install prometheus with apt; server-side KPIs will be reported as missing"; \
-	else echo "NOTE: install the 'prometheus' package for server-side KPIs (sudo apt-get install prometheus)"; fi
+# NVIDIA's tritonserver (pinned wheel, files only) and the backend's own numpy-1.x environment.
+TRITON := $(VENV)/triton/install.json
+$(TRITON): scripts/fetch_triton.py requirements-triton.txt requirements-triton-backend.txt | $(STAMP)
+	$(BIN)/python scripts/fetch_triton.py $(VENV)/triton
 
-setup: $(STAMP) $(BIN)/helm system-deps ## Create .venv with pinned dependencies, helm and prometheus.
+system-deps: ## Install the distro packages when root with apt: prometheus, and libpython3.11 for Triton's Python backend stub.
+	@missing=""; command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	pylib="libpython$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
+	ldconfig -p 2>/dev/null | grep -q "$$pylib.so.1.0" || missing="$$missing $$pylib"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	    || echo "WARN: could not install$$missing with apt; the preflight says what is missing"; \
+	else echo "NOTE: install the packages$$missing (sudo apt-get install$$missing)"; fi
+
+setup: $(STAMP) $(BIN)/helm $(TRITON) system-deps ## Create .venv with pinned dependencies, helm, tritonserver and prometheus.
 
 run: setup ## Full local lifecycle: provision, deploy, load test, tear down, audit, report.
 	$(PLAYBOOK) site.yml $(ARGS)
@@ -67,7 +75,7 @@ integration: setup ## pytest integration tests (local servers on loopback, the e
 test: setup lint sanity molecule ## Every lint and test; ends with pytest's summary line.
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
-bench: setup ## Serving benchmark: raw onnxruntime vs the local runtime; appends to docs/benchmarks.md.
+bench: setup ## Serving benchmark: raw onnxruntime vs the local tritonserver; appends to docs/benchmarks.md.
 	$(BIN)/python benchmarks/serving_bench.py --output docs/benchmarks.md
 
 clean: ## Remove the virtualenv and caches (keeps runs/).

@@ -1,4 +1,4 @@
-"""Locust load test of a Triton (or Triton-compatible) inference server.
+"""Locust load test of a Triton inference server (NVIDIA Triton on EKS, or the local tritonserver on CPU).
 
 Each user is one closed-loop client, like one of perf_analyzer's concurrent
 requests: it POSTs a real inference request with binary input tensors

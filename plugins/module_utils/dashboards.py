@@ -8,8 +8,8 @@ encoder; nothing here is hand-edited JSON. The same dashboards are written as JS
 label (aws profile: kube-prometheus-stack's Grafana picks them up).
 
 Every PromQL expression uses only metric names in METRIC_SOURCES: what NVIDIA Triton
-(and the local Triton-compatible runtime, runtime/triton_local, which writes the same names
-without a `_total` suffix), the DCGM exporter and kube-state-metrics really emit.
+(2.51 locally, the 25.03 image on EKS: the same names; tests check them against a
+capture of the local server), the DCGM exporter and kube-state-metrics really emit.
 """
 
 import hashlib
@@ -49,7 +49,10 @@ class DashboardError(Exception):
 
 # Metric names each exporter really emits (the allow-list the tests hold every query to).
 # NVIDIA Triton Inference Server (docs: user_guide/metrics.md), labels model and version. The
-# summaries need `--metrics-config summary_latencies=true` on Triton; the local runtime always has them.
+# summaries need `--metrics-config summary_latencies=true`, which the role's one flag list passes on both
+# profiles. nv_inference_request_failure carries a `reason` label (OTHER, BACKEND, CANCELED, REJECTED) in
+# 2.51 and 25.03 alike: queries sum over it. GPU: the DCGM exporter's names, not Triton's nv_gpu_* (the
+# DCGM exporter covers every GPU node, also without a Triton pod on it); locally Triton's CPU metrics.
 TRITON_COUNTERS = frozenset(triton_metrics.TRITON_COUNTERS)
 METRIC_SOURCES = {
     "triton": TRITON_COUNTERS
@@ -304,8 +307,8 @@ def inference_dashboard(options):
         _base(
             "gpu-e2e-inference",
             "Inference",
-            "Server-side inference KPIs from Triton's metrics (locally: the Triton-compatible CPU runtime, "
-            "which exports the same names). Client-side figures are in the load test's kpis.json.",
+            "Server-side inference KPIs from Triton's metrics (locally: NVIDIA Triton 2.51 on CPU, onnxruntime "
+            "through a Python-based backend). Client-side figures are in the load test's kpis.json.",
             options,
             ["inference", "triton"],
         )

@@ -242,18 +242,25 @@ def smoke_image_rows(smoke):
         rows.append(f"| {image.get('image')} | {' or '.join(image.get('expect') or [])} "
                     f"(top-{image.get('within', 1)}) | {top} | {result} |")
     return rows
+def serving_line(run):
+    """What served the model, from smoke.json's server metadata (the version the server reported)."""
+    version = ((run.get("smoke") or {}).get("server") or {}).get("version")
+    if run["local"]:
+        return f"NVIDIA Triton {version or '2.51'} on CPU (onnxruntime through a Python-based backend)"
+    return f"NVIDIA Triton {version or '(version not recorded)'} on GPU"
 
 
 def honesty_banner(run):
     if run["local"]:
         return ("> **Local profile.** AWS was **emulated** (moto on 127.0.0.1): nothing was created in a real "
-                f"account and nothing was billed. {weights_sentence(run)} "
+                "account and nothing was billed. The model was served by " + serving_line(run) + ". "
+                f"{weights_sentence(run)} "
                 "Every latency and throughput figure is a **CPU figure** (onnxruntime on the "
                 "controller), not a GPU figure. Costs are what the recorded timeline would cost on AWS at list "
                 "prices; the \"billed\" column comes from the emulator's Cost Explorer, seeded from the same "
                 "timeline.")
     if run["platform_target"] == "aws":
-        return "> **AWS profile.** Real AWS resources, NVIDIA Triton on GPU nodes; figures measured in this run."
+        return f"> **AWS profile.** Real AWS resources, {serving_line(run)}; figures measured in this run."
     return "> Profile unknown: this run directory does not say whether AWS was real or emulated."
 
 
@@ -261,21 +268,24 @@ def diagram(run):
     itype, _spot, _od = gpu_prices(run.get("cost"))
     model = (run.get("smoke") or {}).get("model_name") or "ONNX model"
     return MERMAID.format(instance=itype + (" (emulated)" if run["local"] else ""),
-                          model=model + (" (CPU stand-in)" if run["local"] else ""))
+                          model=model + (" (Triton on CPU)" if run["local"] else ""))
 
 
 def utilisation_column(headline):
     """The utilisation column's title, from the KPIs' labels.
 
-    GPU utilisation on aws; locally the runtime's CPU in % of one core, which passes 100 on several cores.
+    GPU utilisation on aws; locally the host CPU Triton reports (nv_cpu_utilization, % of all cores). Runs
+    recorded before tritonserver served locally measured the serving process in % of one core.
     """
     labels = {row.get("utilisation_label") or "" for row in headline.values()}
     if len(labels) == 1:
         label = labels.pop()
         if "GPU" in label and "not GPU" not in label:
             return "GPU utilisation"
-        if "CPU" in label:
+        if "CPU" in label and "one core" in label:
             return "runtime CPU (% of one core)"
+        if "CPU" in label:
+            return "host CPU (% of all cores)"
     return "utilisation"
 
 
@@ -616,7 +626,7 @@ def render_case_study(run, dest_dir):
            "Prometheus/Grafana, load-tests it with Locust against an SLO gate, tears it down in reverse order "
            "touching only resources tagged with the stack, proves nothing is left, and audits the spend with "
            "Cost Explorer (estimated now, billed after the ~24 h lag). The same code runs offline against an "
-           "embedded AWS emulator and a CPU stand-in for Triton, so every path is tested in CI.", "",
+           "embedded AWS emulator and NVIDIA Triton on CPU, so every path is tested in CI.", "",
            diagram(run), "", "**Results.**", "", *_headline_bullets(run, numbers), ""]
     if run["kpis"]:
         out += kpi_rows(run["kpis"]) + [""]

@@ -74,7 +74,7 @@ def server_side(opts, start, end, active):
         "label": (
             "GPU utilisation (DCGM_FI_DEV_GPU_UTIL, %)"
             if opts["utilisation"] == "gpu"
-            else "runtime process CPU utilisation (% of one core; CPU, not GPU)"
+            else "host CPU utilisation reported by Triton (nv_cpu_utilization, % of all cores; CPU, not GPU)"
         ),
         "avg_pct": None,
         "max_pct": None,
@@ -122,14 +122,11 @@ def server_side(opts, start, end, active):
         before = srv.counters_from_text(before_text, opts["model"])
         after = srv.counters_from_text(after_text, opts["model"])
         figures, gaps = srv.server_figures(before, after, duration)
-        server = {"source": f"runtime /metrics scraped before and after the scenario ({prom_reason})", **figures}
+        server = {"source": f"tritonserver /metrics scraped before and after the scenario ({prom_reason})", **figures}
         missing.update({f"server.{k}": v for k, v in gaps.items()})
         if opts["utilisation"] == "cpu":
-            utilisation["avg_pct"] = srv.cpu_percent(before, after, duration)
-            utilisation["source"] = "runtime /metrics process_cpu_seconds_total, before/after"
-            if utilisation["avg_pct"] is None:
-                missing["utilisation"] = "the runtime's /metrics has no process_cpu_seconds_total"
-            missing["utilisation.series"] = f"no time series without Prometheus ({prom_reason})"
+            missing["utilisation"] = (f"nv_cpu_utilization is a gauge: its average over the window needs "
+                                      f"Prometheus ({prom_reason})")
         else:
             missing["utilisation"] = f"GPU utilisation needs Prometheus with the DCGM exporter ({prom_reason})"
         return server, utilisation, missing

@@ -14,8 +14,11 @@ text taken by the role around the scenario. Both give the same figures:
   inferences/s            = d(nv_inference_count) / window
   average batch size      = d(nv_inference_count) / d(nv_inference_exec_count)
 
-Utilisation: locally the runtime's CPU (process_cpu_seconds_total of the
-runtime's scrape target, in % of one core); on aws the GPU (DCGM_FI_DEV_GPU_UTIL).
+Utilisation: locally the host CPU Triton reports (nv_cpu_utilization, Triton
+2.51's CPU metric: a gauge, the busy share of all cores, sampled every metrics
+interval; tritonserver exports no process CPU counter), averaged over the window
+by Prometheus; on aws the GPU (DCGM_FI_DEV_GPU_UTIL from the DCGM exporter, not
+Triton's nv_gpu_utilization, so one name serves every node of the GPU group).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors i
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.triton_metrics import TRITON_COUNTERS
 
 COUNTERS = TRITON_COUNTERS
-CPU_COUNTER = "process_cpu_seconds_total"
+CPU_GAUGE = "nv_cpu_utilization"
 GPU_GAUGE = "DCGM_FI_DEV_GPU_UTIL"
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
@@ -73,7 +76,7 @@ def _sum_for_model(samples, name, model):
 
 
 def counters_from_text(text, model):
-    """{base name: value} of the Triton counters in one /metrics scrape, plus the process CPU seconds."""
+    """{base name: value} of the Triton counters in one /metrics scrape, plus the host CPU gauge (0..1)."""
     samples = parse_exposition(text)
     values = {}
     for base in COUNTERS:
@@ -82,8 +85,8 @@ def counters_from_text(text, model):
             value = _sum_for_model(samples, name, model)
             if value is not None:
                 values[base] = value
-    if CPU_COUNTER in samples:
-        values[CPU_COUNTER] = sum(v for _labels, v in samples[CPU_COUNTER])
+    if CPU_GAUGE in samples:
+        values[CPU_GAUGE] = max(v for _labels, v in samples[CPU_GAUGE])
     return values
 
 
@@ -202,13 +205,6 @@ def server_figures(before, after, duration_s):
     return figures, missing
 
 
-def cpu_percent(before, after, duration_s):
-    """Average CPU of the runtime process in % of one core, from process_cpu_seconds_total."""
-    if CPU_COUNTER not in before or CPU_COUNTER not in after:
-        return None
-    return round(100.0 * (after[CPU_COUNTER] - before[CPU_COUNTER]) / max(float(duration_s), 1e-9), 2)
-
-
 def utilisation_queries(kind, runtime_selector, window_s):
     """(metric name, instant query of the window's average, range query) of a utilisation kind."""
     window = f"{max(int(window_s), 1)}s"
@@ -216,7 +212,7 @@ def utilisation_queries(kind, runtime_selector, window_s):
         return GPU_GAUGE, f"avg(avg_over_time({GPU_GAUGE}[{window}]))", f"avg({GPU_GAUGE})"
     sel = "{" + runtime_selector + "}" if runtime_selector else ""
     return (
-        CPU_COUNTER,
-        f"100 * sum(increase({CPU_COUNTER}{sel}[{window}])) / {max(int(window_s), 1)}",
-        f"100 * sum(rate({CPU_COUNTER}{sel}[5s]))",
+        CPU_GAUGE,
+        f"100 * max(avg_over_time({CPU_GAUGE}{sel}[{window}]))",
+        f"100 * max({CPU_GAUGE}{sel})",
     )

@@ -4,7 +4,9 @@
 """The names of Triton's cumulative counters, in one place.
 
 NVIDIA Triton Inference Server exports them per model and version (docs:
-user_guide/metrics.md); the local runtime exports the same names. The
+user_guide/metrics.md): tritonserver 2.51 locally and the 25.03 image on EKS
+alike (nv_inference_request_failure adds a `reason` label; sums over it are
+the total). The
 dashboards query them and the loadtest stage reads them for its server-side
 KPIs, so both take the list from here.
 """

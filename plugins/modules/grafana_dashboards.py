@@ -12,7 +12,7 @@ description:
   - Optionally also writes them as Kubernetes ConfigMaps (one per dashboard, multi-document YAML) carrying the
     label the Grafana dashboard sidecar of kube-prometheus-stack watches (C(grafana_dashboard=1) by default).
   - Idempotent by content; files are only rewritten when their content differs.
-  - The dashboards read only metric names that Triton (and the local Triton-compatible runtime), the DCGM exporter
+  - The dashboards read only metric names that Triton 2.51 (local) and the EKS image, the DCGM exporter
     and kube-state-metrics really emit.
 author:
   - gpu_e2e.platform contributors (@gpu-e2e)

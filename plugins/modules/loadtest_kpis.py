@@ -18,7 +18,7 @@ description:
     batch size, successes and failures) at the start and the end of the scenario's window, from Prometheus when
     O(prometheus_url) answers, otherwise from two scrapes of the runtime's C(/metrics) taken around the scenario
     (O(metrics_before), O(metrics_after)). Each KPI that cannot be computed is listed under C(missing) with why.
-  - Utilisation is the runtime process's CPU (locally, labelled as CPU) or the GPU (DCGM) on aws.
+  - Utilisation is the host CPU Triton reports (nv_cpu_utilization; locally, labelled as CPU) or the GPU (DCGM) on aws.
   - Judges the client-side KPIs against the SLO targets and writes everything to O(dest).
   - Never fails because of the SLO; the role fails the play from the returned violations.
 author:
@@ -69,7 +69,7 @@ options:
     description: The inference server's URL, recorded in the document.
     type: str
   utilisation:
-    description: C(cpu) reports the runtime process's CPU (local); C(gpu) reports DCGM_FI_DEV_GPU_UTIL (aws).
+    description: C(cpu) reports Triton's nv_cpu_utilization (local); C(gpu) reports DCGM_FI_DEV_GPU_UTIL (aws).
     type: str
     choices: [cpu, gpu]
     default: cpu
@@ -87,7 +87,7 @@ options:
     default: 2.0
   runtime_selector:
     description:
-      - PromQL label matchers selecting the runtime's scrape target for C(process_cpu_seconds_total),
+      - PromQL label matchers selecting tritonserver's scrape target for C(nv_cpu_utilization),
         for example C(instance="127.0.0.1:8002").
     type: str
     default: ''

@@ -8,13 +8,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: triton_infer
-short_description: Inference smoke test of a Triton server through tritonclient
+short_description: Inference smoke test of a Triton server through tritonclient, over HTTP and gRPC
 version_added: 0.1.0
 description:
   - Waits until the server and the model are ready (bounded by O(ready_timeout)), checks the served model's
-    metadata against the packaged model, sends a deterministic synthetic image tensor, times a few requests,
-    checks that the JSON and the binary tensor encodings give the same output, and returns latency and the
-    top-k classes.
+    metadata and configuration against the packaged model, sends a deterministic synthetic image tensor over
+    HTTP (binary and JSON tensors) and over gRPC (O(grpc_url)), times a few requests on each protocol, checks
+    that every answer is the same, and returns both latencies and the top-k classes.
   - Known answer. When the packaged model (O(model_repository)) records its image preprocessing in config.pbtxt
     and its weights are not random, real photos are preprocessed as recorded and sent; the top-k classes are
     asked of Triton's classification extension (C(class_count)), whose labels come from the server's
@@ -22,21 +22,27 @@ description:
     scikit-image's CC0 C(coffee.png) (espresso) and C(chelsea.png) (tiger cat, tabby or Egyptian cat).
     The top-5 of each photo is returned and recorded; a model with random weights skips this check and the
     result says so in RV(known_answer).
-  - Works against NVIDIA Triton and against the collection's local Triton-compatible runtime alike.
-  - Fails with a one-line reason when the server is down, the model is missing or not ready, the model
-    differs from the package, or the output is malformed.
+  - Fails with a one-line reason when the server is down, the model is missing or not ready, the model or its
+    configuration differs from the package, an inference fails, the answers differ, the output is malformed,
+    or a photo does not get its expected label.
   - The result is also written to O(output_file) (normally C(smoke.json) in the run directory), for a
     failure too. Sending inference requests changes nothing on the server, so the task never reports a change.
 author:
   - gpu_e2e platform team (@gpu-e2e)
 requirements:
   - numpy
-  - tritonclient[http]
+  - tritonclient[http,grpc]
 options:
   url:
     description: Triton HTTP endpoint, C(host:port) or an C(http://) / C(https://) URL.
     type: str
     default: 127.0.0.1:8000
+  grpc_url:
+    description:
+      - Triton gRPC endpoint, C(host:port). The same tensor is sent there and its answer must equal the HTTP one.
+      - Empty skips the gRPC check (the result says which protocols were checked).
+    type: str
+    default: ""
   model_name:
     description: Model to test.
     type: str
@@ -127,6 +133,7 @@ EXAMPLES = r"""
 - name: Smoke-test the served model and record smoke.json.
   gpu_e2e.platform.triton_infer:
     url: 127.0.0.1:8000
+    grpc_url: 127.0.0.1:8001
     model_name: mobilenetv2
     model_repository: /srv/models
     output_file: "{{ run_dir }}/smoke.json"
@@ -134,7 +141,7 @@ EXAMPLES = r"""
 
 - name: Show the latency.
   ansible.builtin.debug:
-    msg: "P50 {{ smoke.latency_ms.p50 }} ms, top-1 class {{ smoke.top_k[0].index }}"
+    msg: "P50 {{ smoke.latency_ms.p50 }} ms (HTTP), {{ smoke.latency_ms_grpc.p50 }} ms (gRPC)"
 """
 
 RETURN = r"""
@@ -158,6 +165,17 @@ ready_after_s:
   returned: success
   type: float
   sample: 0.01
+server:
+  description: The server's name and version, from its metadata.
+  returned: success
+  type: dict
+  sample: {"name": "triton", "version": "2.51.0"}
+config:
+  description: What the served model configuration says (checked against the package when O(model_repository) is set).
+  returned: success
+  type: dict
+  sample: {"checked_against_package": true, "backend": "onnxruntime", "max_batch_size": 8, "instance_count": 2,
+           "dynamic_batching": true}
 metadata:
   description: The served inputs and outputs.
   returned: success
@@ -178,11 +196,32 @@ encodings_agree:
   returned: success
   type: bool
   sample: true
+protocols:
+  description: The protocols the tensor was sent over; their answers agreed.
+  returned: success
+  type: list
+  elements: str
+  sample: ["http", "grpc"]
+protocols_agree:
+  description: HTTP and gRPC returned the same output.
+  returned: success
+  type: bool
+  sample: true
+grpc_url:
+  description: The gRPC endpoint tested (null when O(grpc_url) is empty).
+  returned: success
+  type: str
+  sample: 127.0.0.1:8001
 latency_ms:
-  description: Client-side latency of the timed requests (min, p50, max, mean, requests).
+  description: Client-side latency of the timed HTTP requests, binary tensors (min, p50, max, mean, requests).
   returned: success
   type: dict
   sample: {"requests": 5, "min": 8.1, "p50": 8.9, "max": 12.0, "mean": 9.3}
+latency_ms_grpc:
+  description: Client-side latency of the timed gRPC requests (null when gRPC was not checked).
+  returned: success
+  type: dict
+  sample: {"requests": 5, "min": 7.2, "p50": 7.9, "max": 10.1, "mean": 8.2}
 top_k:
   description: Top classes of the first batch item (softmax scores when the output is logits).
   returned: success
@@ -226,6 +265,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             url=dict(type="str", default="127.0.0.1:8000"),
+            grpc_url=dict(type="str", default=""),
             model_name=dict(type="str", required=True),
             model_version=dict(type="str", default=""),
             ready_timeout=dict(type="int", default=60),

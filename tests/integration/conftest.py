@@ -5,6 +5,7 @@ import os
 
 import pytest
 from aws_emulator_process import free_port
+from tritonserver_process import TritonServer, fails_on_odd_rows, tiny_classifier, write_model
 
 
 @pytest.fixture
@@ -15,6 +16,7 @@ def isolated_stack(tmp_path):
     extra = [
         "-e", f"aws_emulator_port={port}",
         "-e", f"triton_http_port={free_port()}",
+        "-e", f"triton_grpc_port={free_port()}",
         "-e", f"triton_metrics_port={free_port()}",
         "-e", f"observability_prometheus_port={free_port()}",
         "-e", f"runs_root={runs_root}",
@@ -31,3 +33,16 @@ def isolated_stack(tmp_path):
             os.kill(int(pid_file.read_text().strip()), 15)
         except (ProcessLookupError, ValueError):
             pass
+
+
+@pytest.fixture(scope="session")
+def tritonserver(tmp_path_factory):
+    """One real tritonserver for the session: `tiny` (2 instances, dynamic batching) and `odd` (fails on odd widths)."""
+    root = tmp_path_factory.mktemp("tritonserver")
+    repository = root / "models"
+    write_model(repository, "tiny", tiny_classifier(), instance_count=2, intra_op_threads=1)
+    write_model(repository, "odd", fails_on_odd_rows())
+    server = TritonServer(str(repository), root / "tritonserver.log")
+    server.repository = str(repository)
+    yield server
+    server.stop()

@@ -39,7 +39,7 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 
 
 class TritonLikeMetrics(StubHandler):
-    """Exposition text with Triton's metric names, written as tritonserver and runtime/triton_local write them."""
+    """Exposition text with Triton's metric names, as tritonserver writes them."""
 
     scrapes = 0
 

@@ -1,6 +1,7 @@
 """Dashboards as code (plugins/module_utils/dashboards.py): content, PromQL validity, metric names, files."""
 
 import json
+import pathlib
 import os
 import shutil
 import subprocess
@@ -10,7 +11,6 @@ import yaml
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import dashboards
 from ansible_collections.gpu_e2e.platform.plugins.modules import grafana_dashboards as module
-from triton_local import metrics
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 needs_promtool = pytest.mark.skipif(
@@ -120,19 +120,14 @@ def test_unknown_metric_is_caught(built):
     assert dashboards.unknown_metrics(tampered) == ["DCGM_FI_DEV_GPU_UTILIZATION"]
 
 
-def runtime_metric_families():
-    """The metric families the local runtime really writes (runtime/triton_local/metrics.py)."""
-
-    class NoModels:
-        def all_versions(self):
-            return []
-
-    text = metrics.Metrics(NoModels()).render().decode()
+def served_metric_families():
+    """The metric families tritonserver 2.51 wrote here with the role's flags (captured from the real server)."""
+    text = (pathlib.Path(__file__).parent.parent / "fixtures" / "tritonserver-2.51-metrics.txt").read_text()
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
 
-def test_triton_names_are_what_the_local_runtime_emits(built):
-    emitted = runtime_metric_families()
+def test_triton_names_are_what_tritonserver_emits(built):
+    emitted = served_metric_families()
     used = {name for _title, _panel, expr in dashboards.queries(built) for name in dashboards.metric_names(expr)}
     triton_used = used & dashboards.METRIC_SOURCES["triton"]
     assert triton_used, "the Inference dashboard reads no Triton metric"

@@ -76,7 +76,7 @@ def read(name):
 def test_counters_resolve_total_suffix_and_filter_by_model():
     values = srv.counters_from_text(read("metrics_before.txt"), "mobilenetv2")
     assert values["nv_inference_request_success"] == 100.0  # the other model's 7 is not counted
-    assert values["process_cpu_seconds_total"] == 12.5
+    assert values["nv_cpu_utilization"] == 0.25
     assert srv.resolve_name("nv_inference_count", {"nv_inference_count"}) == "nv_inference_count"
     assert srv.resolve_name("nv_inference_count", {"nv_inference_count_total"}) == "nv_inference_count_total"
     assert srv.resolve_name("nv_inference_count", set()) is None
@@ -93,7 +93,6 @@ def test_server_figures_from_counter_deltas():
     assert figures["queue_ms_avg"] == 0.1  # 30000 us / 300
     assert figures["compute_infer_ms_avg"] == 4.0
     assert figures["request_ms_avg"] == 5.0
-    assert srv.cpu_percent(before, after, 10) == 50.0
 
 
 def test_missing_counters_and_restarts_are_explained():
@@ -130,7 +129,7 @@ class FakePrometheus:
                 [start + i, str(30.0 + i)] for i in range(3)]}]}
         else:
             query, at = params["query"], float(params["time"])
-            if query.startswith("100 * sum(increase"):
+            if query.startswith("100 * max(avg_over_time(nv_cpu_utilization"):
                 value = self.cpu_avg
             else:
                 assert query.startswith("sum(last_over_time(") and query.endswith("s]))"), query
@@ -159,7 +158,7 @@ def options(prefix, **extra):
 
 
 def test_kpis_from_prometheus_put_client_and_server_side_by_side(tmp_path):
-    names = {b + "_total" for b in srv.COUNTERS} | {"process_cpu_seconds_total"}
+    names = {b + "_total" for b in srv.COUNTERS} | {"nv_cpu_utilization"}
     before = {n + "_total": v for n, v in srv.counters_from_text(read("metrics_before.txt"), "mobilenetv2").items()}
     after = {n + "_total": v for n, v in srv.counters_from_text(read("metrics_after.txt"), "mobilenetv2").items()}
     fake = FakePrometheus({float(T0): before, float(T0 + 10): after}, names)
@@ -168,7 +167,7 @@ def test_kpis_from_prometheus_put_client_and_server_side_by_side(tmp_path):
     assert doc["server"]["queue_ms_avg"] == 0.1 and doc["server"]["compute_infer_ms_avg"] == 4.0
     assert doc["utilisation"]["avg_pct"] == 37.5 and doc["utilisation"]["kind"] == "cpu"
     assert "CPU" in doc["utilisation"]["label"] and doc["utilisation"]["max_pct"] == 32.0
-    assert any('instance="x:8002"' in q for q in fake.queries if q and "process_cpu" in q)
+    assert any('instance="x:8002"' in q for q in fake.queries if q and "nv_cpu_utilization" in q)
     rows = {row["kpi"]: row for row in doc["side_by_side"]}
     assert rows["average latency (ms)"] == {"kpi": "average latency (ms)", "client": 21.45, "server": 5.0}
     assert rows["queue time (ms, avg)"]["server"] == 0.1
@@ -179,11 +178,12 @@ def test_without_prometheus_the_scrapes_are_used_and_the_gap_is_named(tmp_path):
     doc = kpis.build(options(scenario_dir(tmp_path),
                              metrics_before=os.path.join(FIXTURES, "metrics_before.txt"),
                              metrics_after=os.path.join(FIXTURES, "metrics_after.txt")))
-    assert "runtime /metrics scraped" in doc["server"]["source"]
+    assert "tritonserver /metrics scraped" in doc["server"]["source"]
     assert "no Prometheus URL" in doc["server"]["source"]
     assert doc["server"]["compute_infer_ms_avg"] == 4.0
-    assert doc["utilisation"]["avg_pct"] is not None
-    assert "no time series without Prometheus" in doc["missing"]["utilisation.series"]
+    # Two readings of a gauge are no average: the utilisation is named missing, not guessed.
+    assert doc["utilisation"]["avg_pct"] is None
+    assert "nv_cpu_utilization is a gauge" in doc["missing"]["utilisation"]
 
 
 def test_unreachable_prometheus_and_no_scrapes_leave_reasons_not_a_crash(tmp_path):
@@ -231,9 +231,9 @@ def test_write_json_reports_changes_and_respects_check_mode(tmp_path):
 
 def test_utilisation_queries_select_the_runtime_or_the_gpus():
     name, avg_q, series_q = srv.utilisation_queries("cpu", 'instance="127.0.0.1:8002"', 30)
-    assert name == "process_cpu_seconds_total"
-    assert avg_q == '100 * sum(increase(process_cpu_seconds_total{instance="127.0.0.1:8002"}[30s])) / 30'
-    assert series_q == '100 * sum(rate(process_cpu_seconds_total{instance="127.0.0.1:8002"}[5s]))'
+    assert name == "nv_cpu_utilization"
+    assert avg_q == '100 * max(avg_over_time(nv_cpu_utilization{instance="127.0.0.1:8002"}[30s]))'
+    assert series_q == '100 * max(nv_cpu_utilization{instance="127.0.0.1:8002"})'
     name, avg_q, _series = srv.utilisation_queries("gpu", "", 12)
     assert name == "DCGM_FI_DEV_GPU_UTIL" and avg_q == "avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL[12s]))"
 
@@ -245,6 +245,6 @@ def test_prometheus_without_a_sample_at_the_start_falls_back_to_the_scrapes(tmp_
     doc = kpis.build(options(scenario_dir(tmp_path), prometheus_url="http://127.0.0.1:9090", opener=fake,
                              metrics_before=os.path.join(FIXTURES, "metrics_before.txt"),
                              metrics_after=os.path.join(FIXTURES, "metrics_after.txt")))
-    assert doc["server"]["source"].startswith("runtime /metrics scraped")
+    assert doc["server"]["source"].startswith("tritonserver /metrics scraped")
     assert "no Triton samples at the start of the window" in doc["server"]["source"]
     assert doc["server"]["requests_success"] == 300

@@ -1,11 +1,8 @@
-"""config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py, which the runtime loads too)."""
-
-import os
+"""config.pbtxt: build, render, parse (plugins/module_utils/triton_config.py)."""
 
 import pytest
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc
-from triton_local import pbtxt
 
 INPUTS = [{"name": "input", "data_type": "TYPE_FP32", "dims": [3, 224, 224]}]
 OUTPUTS = [{"name": "logits", "data_type": "TYPE_FP32", "dims": [1000]}]
@@ -105,23 +102,3 @@ def test_io_signature_adds_the_batch_dimension():
     assert outputs == [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}]
     strings = {"max_batch_size": 0, "input": [{"name": "s", "data_type": "TYPE_STRING", "dims": [1]}]}
     assert tc.io_signature(strings)[0] == [{"name": "s", "datatype": "BYTES", "shape": [1]}]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        HANDWRITTEN,
-        tc.render(tc.model_config("a", INPUTS, OUTPUTS, preferred_batch_sizes=[2], tensorrt_fp16=True,
-                                  instance_kind="KIND_GPU", intra_op_threads=3)),
-        tc.render(tc.model_config("b", INPUTS, OUTPUTS, max_batch_size=0)),
-    ],
-)
-def test_the_runtime_parses_exactly_like_the_collection(text):
-    assert pbtxt.parse(text) == tc.parse(text)
-    assert pbtxt.REPEATED == tc.REPEATED
-
-
-def test_the_runtime_uses_the_collection_parser_file_not_a_copy():
-    assert os.path.samefile(pbtxt.PARSER_PATH, tc.__file__)
-    with pytest.raises(pbtxt.TritonConfigError, match="line 2"):
-        pbtxt.parse('name: "m"\n@@')

@@ -8,6 +8,8 @@ import pytest
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config as tc
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_smoke as ts
 
+CONFIG = tc.model_config("m", [{"name": "input", "data_type": "TYPE_FP32", "dims": [3, 8, 8]}],
+                         [{"name": "logits", "data_type": "TYPE_FP32", "dims": [5]}])
 META = {
     "name": "m", "versions": ["1"], "platform": "onnxruntime_onnx",
     "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 3, 8, 8]}],
@@ -27,7 +29,7 @@ class FakeClient:
     """Answers like tritonclient.http.InferenceServerClient; knobs make it fail in chosen ways."""
 
     def __init__(self, url, live=True, model_ready=True, meta=None, logits=None, json_logits=None, index=None,
-                 **kwargs):
+                 config=None, **kwargs):
         self.url = url
         self.live = live
         self.model_ready = model_ready
@@ -35,7 +37,14 @@ class FakeClient:
         self.logits = np.array([[0.1, 2.0, 0.3, -1.0, 0.5]], np.float32) if logits is None else logits
         self.json_logits = json_logits
         self.index = index or []
+        self.config = config or CONFIG
         self.requests = []
+
+    def get_server_metadata(self):
+        return {"name": "triton", "version": "2.51.0", "extensions": []}
+
+    def get_model_config(self, name, version=""):
+        return self.config
 
     def is_server_live(self):
         if self.live is None:
@@ -61,8 +70,19 @@ class FakeClient:
         return FakeResult({"logits": value})
 
 
+class FakeGrpcClient:
+    """Answers like tritonclient.grpc.InferenceServerClient.infer."""
+
+    def __init__(self, url, logits=None):
+        self.url = url
+        self.logits = np.array([[0.1, 2.0, 0.3, -1.0, 0.5]], np.float32) if logits is None else logits
+
+    def infer(self, model, inputs, model_version="", outputs=None, client_timeout=None):
+        return FakeResult({"logits": self.logits})
+
+
 def params(**extra):
-    base = {"url": "127.0.0.1:8000", "model_name": "m", "model_version": "", "ready_timeout": 1,
+    base = {"url": "127.0.0.1:8000", "grpc_url": "", "model_name": "m", "model_version": "", "ready_timeout": 1,
             "request_timeout": 5, "model_repository": None, "expected_inputs": None, "expected_outputs": None,
             "batch_size": 1, "warmup": 1, "requests": 3, "top_k": 2, "output_name": None, "output_file": None,
             "validate_certs": True}
@@ -70,9 +90,10 @@ def params(**extra):
     return base
 
 
-def run(client_kwargs=None, **extra):
+def run(client_kwargs=None, grpc_kwargs=None, **extra):
     clock = iter(range(0, 10_000))
     test = ts.SmokeTest(params(**extra), client_factory=lambda url, **kw: FakeClient(url, **(client_kwargs or {})),
+                        grpc_client_factory=lambda url: FakeGrpcClient(url, **(grpc_kwargs or {})),
                         clock=lambda: next(clock), sleep=lambda s: None)
     return test.run()
 
@@ -85,6 +106,29 @@ def test_a_healthy_server_passes_with_latency_and_top_k():
     assert result["latency_ms"]["requests"] == 3
     assert result["encodings_agree"] is True
     assert result["input"]["shape"] == [1, 3, 8, 8]
+    assert result["protocols"] == ["http"] and result["latency_ms_grpc"] is None
+    assert result["server"] == {"name": "triton", "version": "2.51.0"}
+
+
+def test_grpc_is_checked_with_the_same_tensor_and_timed():
+    result = run(grpc_url="127.0.0.1:8001")
+    assert result["protocols"] == ["http", "grpc"] and result["protocols_agree"] is True
+    assert result["latency_ms_grpc"]["requests"] == 3 and result["grpc_url"] == "127.0.0.1:8001"
+
+
+def test_a_grpc_answer_that_differs_from_http_fails():
+    """Removing the protocol comparison from check_tensor() makes this pass silently (checked)."""
+    with pytest.raises(ts.SmokeTestError, match="differs between binary tensors over HTTP and gRPC"):
+        run(grpc_kwargs={"logits": np.zeros((1, 5), np.float32)}, grpc_url="127.0.0.1:8001")
+
+
+def test_the_served_config_is_checked_against_the_package(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.pbtxt").write_text(tc.render(CONFIG))
+    assert run(model_repository=str(tmp_path))["config"]["checked_against_package"] is True
+    served = dict(CONFIG, max_batch_size=4)
+    with pytest.raises(ts.SmokeTestError, match="max_batch_size is 4 on the server, 8 in the package"):
+        run({"config": served}, model_repository=str(tmp_path))
 
 
 def test_server_down_is_reported_as_down():
@@ -103,10 +147,8 @@ def test_unavailable_model_gives_the_servers_reason():
 
 
 def test_metadata_is_checked_against_the_package(tmp_path):
-    config = tc.model_config("m", [{"name": "input", "data_type": "TYPE_FP32", "dims": [3, 8, 8]}],
-                             [{"name": "logits", "data_type": "TYPE_FP32", "dims": [5]}])
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "config.pbtxt").write_text(tc.render(config))
+    (tmp_path / "m" / "config.pbtxt").write_text(tc.render(CONFIG))
     assert run(model_repository=str(tmp_path))["checked_against_package"] is True
     other = dict(META, inputs=[{"name": "input", "datatype": "FP16", "shape": [-1, 3, 8, 8]}])
     with pytest.raises(ts.SmokeTestError, match="differs from the packaged one: input 'input' is FP16"):
@@ -123,7 +165,7 @@ def test_missing_package_config_says_to_run_the_model_stage(tmp_path):
     [
         ({"logits": np.full((1, 5), np.nan, np.float32)}, "NaN"),
         ({"logits": np.zeros((1, 7), np.float32)}, "malformed output 'logits': shape"),
-        ({"json_logits": np.zeros((1, 5), np.float32)}, "differs between the JSON and the binary"),
+        ({"json_logits": np.zeros((1, 5), np.float32)}, "differs between binary tensors over HTTP and JSON tensors"),
     ],
 )
 def test_malformed_outputs_fail(client_kwargs, message):

@@ -50,18 +50,12 @@ spec:
           image: {{ include "triton.image" . | quote }}
           imagePullPolicy: {{ .Values.image.pullPolicy }}
           command: ["tritonserver"]
+          # serverArgs is the triton role's one flag list, shared with the local tritonserver process.
           args:
             - --model-repository={{ required "modelRepository (s3://bucket/prefix) is required" .Values.modelRepository }}
-            - --model-control-mode=none
-            - --strict-readiness=true
-            - --exit-on-error=true
-            - --http-port={{ .Values.ports.http }}
-            - --grpc-port={{ .Values.ports.grpc }}
-            - --allow-metrics=true
-            - --allow-gpu-metrics=true
-            - --metrics-port={{ .Values.ports.metrics }}
-            - --metrics-config=summary_latencies=true
-            - --log-verbose={{ .Values.logVerbose }}
+            {{- range .Values.serverArgs }}
+            - {{ . | quote }}
+            {{- end }}
             {{- range .Values.extraArgs }}
             - {{ . | quote }}
             {{- end }}
