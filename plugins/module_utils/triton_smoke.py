@@ -9,8 +9,12 @@ Steps: wait for server and model readiness (bounded), compare the served
 model's metadata and configuration with the packaged model (config.pbtxt or a
 given signature), send a deterministic synthetic image over HTTP (binary and
 JSON tensors) and over gRPC, time a few requests on each protocol, fail when
-the answers differ, and return both latencies and the top-k. Every failure has
-a one-line reason that says which step failed.
+the answers differ, and return both latencies and the top-k; then the
+known-answer check (known_answer.py): real photos preprocessed as the
+package's config.pbtxt records, the top-k labels asked of Triton's
+classification extension and checked against each photo's expected label
+(skipped, and said so, for random weights). Every failure has a one-line
+reason that says which step failed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import json
 import os
 import time
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
 try:
@@ -55,6 +61,16 @@ def missing_libraries():
 
 class SmokeTestError(Exception):
     """The one error type of the smoke test; its message is the one-line reason."""
+
+    partial = None  # result fields worth recording in smoke.json with the failure
+
+
+class KnownAnswerFailure(SmokeTestError):
+    """A real photo did not get its expected label; carries the top-5 of the images checked so far."""
+
+    def __init__(self, message, images):
+        super().__init__(message)
+        self.images = images
 
 
 def _short(exc):
@@ -187,6 +203,25 @@ def packaged_config(params):
         return None  # expected_signature() already said why
 
 
+def packaged_model(params):
+    """(preprocessing spec or None, weights or None) of the packaged model in model_repository."""
+    repository = params.get("model_repository")
+    if not repository:
+        return None, None
+    model_dir = os.path.join(repository, params["model_name"])
+    try:
+        with open(os.path.join(model_dir, "config.pbtxt"), encoding="utf-8") as handle:
+            spec = image_preprocess.from_config(triton_config.parse(handle.read()))
+    except (OSError, triton_config.TritonConfigError, image_preprocess.PreprocessError) as exc:
+        raise SmokeTestError(f"the preprocessing in {model_dir}/config.pbtxt cannot be used: {exc}") from exc
+    try:
+        with open(os.path.join(model_dir, "package.json"), encoding="utf-8") as handle:
+            weights = json.load(handle).get("weights")
+    except (OSError, ValueError):
+        weights = None
+    return spec, weights
+
+
 def _config_view(config):
     """The fields of a model configuration the served one must share with the packaged one."""
     def tensors(items):
@@ -243,7 +278,7 @@ class SmokeTest:
 
     def steps(self):
         """The checks, in order. Each returns a dict merged into the result."""
-        return [self.wait_ready, self.check_metadata, self.check_config, self.check_tensor]
+        return [self.wait_ready, self.check_metadata, self.check_config, self.check_tensor, self.check_known_answer]
 
     # --- steps ----------------------------------------------------------------------------
     def wait_ready(self):
@@ -331,11 +366,15 @@ class SmokeTest:
                            "backend": view["backend"], "max_batch_size": view["max_batch_size"],
                            "instance_count": view["instance_count"], "dynamic_batching": view["dynamic_batching"]}}
 
-    def infer(self, name, tensor, datatype, output_names, binary):
-        """One inference over HTTP, with binary or JSON tensors; returns {output: array}."""
+    def infer(self, name, tensor, datatype, output_names, binary, class_count=0):
+        """One inference over HTTP, with binary or JSON tensors; returns {output: array}.
+
+        class_count > 0 asks Triton's classification extension for the top classes ("score:index:label").
+        """
         request_input = triton_http.InferInput(name, list(tensor.shape), datatype)
         request_input.set_data_from_numpy(tensor, binary_data=binary)
-        outputs = [triton_http.InferRequestedOutput(o, binary_data=binary) for o in output_names]
+        outputs = [triton_http.InferRequestedOutput(o, binary_data=binary, class_count=class_count)
+                   for o in output_names]
         try:
             result = self.client.infer(self.model, [request_input], model_version=self.version, outputs=outputs)
         except Exception as exc:  # noqa: BLE001 - InferenceServerException and transport errors alike
@@ -446,6 +485,54 @@ class SmokeTest:
             "top_k_output": top_output,
         }
 
+    def check_known_answer(self):
+        """Each real photo preprocessed as the package says; Triton's top-k labels checked against the answer."""
+        preprocessing, weights = packaged_model(self.params)
+        meta = self.state["meta"]
+        spec = meta["inputs"][0]
+        top_output = self.params.get("output_name") or meta["outputs"][0]["name"]
+        if weights == "random":
+            return {"weights": weights, "known_answer": {
+                "checked": False, "reason": "the served weights are random: no known answer to check"}}
+        if preprocessing is None:
+            return {"weights": weights, "known_answer": {
+                "checked": False, "reason": "the packaged model records no image preprocessing"}}
+        try:
+            images = (known_answer.normalize_images(self.params["images"]) if self.params.get("images")
+                      else known_answer.default_images())
+        except known_answer.KnownAnswerError as exc:
+            raise SmokeTestError(str(exc)) from exc
+        batched = bool(spec["shape"]) and int(spec["shape"][0]) == -1
+        results = []
+        for image in images:
+            try:
+                tensor = image_preprocess.preprocess(image["path"], preprocessing, spec["datatype"])
+            except image_preprocess.PreprocessError as exc:
+                raise SmokeTestError(f"{image['name']}: {exc}") from exc
+            tensor = tensor[None] if batched else tensor
+            answer = self.infer(spec["name"], tensor, spec["datatype"], [top_output], True,
+                                class_count=max(known_answer.TOP_RECORDED, image["within"]))[top_output]
+            # The same photo without class_count: the softmax of the whole output gives each class a probability
+            # (the classification extension's score is the raw output value, a logit here).
+            logits = self.infer(spec["name"], tensor, spec["datatype"], [top_output], True)[top_output]
+            probs = np.asarray(logits, dtype=np.float64).reshape(-1)
+            probs = np.exp(probs - probs.max()) / np.exp(probs - probs.max()).sum()
+            try:
+                classes = known_answer.parse_classes(np.asarray(answer).reshape(-1))
+                for found in classes:
+                    inside = 0 <= found["index"] < probs.size
+                    found["probability"] = round(float(probs[found["index"]]), 6) if inside else None
+                entry = {"image": image["name"], "path": image["path"], "expect": image["expect"],
+                         "within": image["within"], "top_5": classes[: known_answer.TOP_RECORDED]}
+                results.append(entry)
+                entry["matched"] = known_answer.check(image, classes)
+            except known_answer.KnownAnswerError as exc:
+                failure = KnownAnswerFailure(f"known answer: {exc}", results)
+                failure.partial = {"weights": weights,
+                                   "known_answer": {"checked": True, "passed": False, "images": results}}
+                raise failure from exc
+        return {"weights": weights, "known_answer": {"checked": True, "passed": True, "images": results}}
+
     # --- the whole test -------------------------------------------------------------------
     def run(self):
         result = {"passed": False, "url": self.url, "model_name": self.model}
@@ -472,10 +559,12 @@ def run_smoke_test(params, check_mode=False, client_factory=None, grpc_client_fa
         result = SmokeTest(params, client_factory=client_factory, grpc_client_factory=grpc_client_factory).run()
     except SmokeTestError as exc:
         if params.get("output_file") and not check_mode:
-            write_result(params["output_file"], {
+            failure = dict(exc.partial or {})
+            failure.update({
                 "passed": False, "error": str(exc), "url": params["url"], "model_name": params["model_name"],
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             })
+            write_result(params["output_file"], failure)
         raise
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
     if params.get("output_file") and not check_mode:

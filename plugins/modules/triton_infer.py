@@ -15,8 +15,16 @@ description:
     metadata and configuration against the packaged model, sends a deterministic synthetic image tensor over
     HTTP (binary and JSON tensors) and over gRPC (O(grpc_url)), times a few requests on each protocol, checks
     that every answer is the same, and returns both latencies and the top-k classes.
+  - Known answer. When the packaged model (O(model_repository)) records its image preprocessing in config.pbtxt
+    and its weights are not random, real photos are preprocessed as recorded and sent; the top-k classes are
+    asked of Triton's classification extension (C(class_count)), whose labels come from the server's
+    C(labels.txt), and each photo's expected label must be among them. The photos are O(images), by default
+    scikit-image's CC0 C(coffee.png) (espresso) and C(chelsea.png) (tiger cat, tabby or Egyptian cat).
+    The top-5 of each photo is returned and recorded; a model with random weights skips this check and the
+    result says so in RV(known_answer).
   - Fails with a one-line reason when the server is down, the model is missing or not ready, the model or its
-    configuration differs from the package, an inference fails, the answers differ, or the output is malformed.
+    configuration differs from the package, an inference fails, the answers differ, the output is malformed,
+    or a photo does not get its expected label.
   - The result is also written to O(output_file) (normally C(smoke.json) in the run directory), for a
     failure too. Sending inference requests changes nothing on the server, so the task never reports a change.
 author:
@@ -83,6 +91,29 @@ options:
   output_name:
     description: Output the top-k is taken from; the first output by default.
     type: str
+  images:
+    description:
+      - Photos for the known-answer check instead of scikit-image's C(coffee.png) and C(chelsea.png).
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: The image file (any format Pillow reads).
+        type: path
+        required: true
+      expect:
+        description: The expected label, or a list of labels any of which passes (a label matches a served class
+          name or one of its comma-separated synonyms, in any case).
+        type: list
+        elements: str
+        required: true
+      within:
+        description: The expected label must be among this many top classes.
+        type: int
+        default: 1
+      name:
+        description: Name of the image in messages and results (default its file name).
+        type: str
   output_file:
     description: Where to write the result as JSON (not in check mode).
     type: path
@@ -197,6 +228,19 @@ top_k:
   type: list
   elements: dict
   sample: [{"index": 808, "score": 0.0011, "value": 0.0648}]
+weights:
+  description: The packaged model's weights (C(trained), C(random), ...), from its package.json; null if unknown.
+  returned: success
+  type: str
+  sample: trained
+known_answer:
+  description:
+    - C(checked) (false with a C(reason) when skipped, for example for random weights), C(passed), and per image
+      its C(top_5) classes from the server (C(score), C(index), C(label)) and the C(matched) class.
+  returned: success
+  type: dict
+  sample: {"checked": true, "passed": true, "images": [{"image": "coffee.png", "expect": ["espresso"], "within": 1,
+           "top_5": [{"score": 0.957, "index": 967, "label": "espresso"}]}]}
 top_k_output:
   description: The output the top-k comes from.
   returned: success
@@ -234,6 +278,12 @@ def main():
             requests=dict(type="int", default=5),
             top_k=dict(type="int", default=5),
             output_name=dict(type="str"),
+            images=dict(type="list", elements="dict", options=dict(
+                path=dict(type="path", required=True),
+                expect=dict(type="list", elements="str", required=True),
+                within=dict(type="int", default=1),
+                name=dict(type="str"),
+            )),
             output_file=dict(type="path"),
             validate_certs=dict(type="bool", default=True),
         ),

@@ -106,3 +106,18 @@ def test_a_non_batching_model_with_a_dynamic_first_dimension_gets_the_batch_size
     body, headers, per_request = build_request(meta, batch_size=4, batched=False)
     assert json.loads(body[: int(headers[HEADER])])["inputs"][0]["shape"] == [4, 3]
     assert per_request == 4
+
+
+def test_a_real_input_file_is_sent_once_per_inference_of_the_batch():
+    item = struct.pack("<48f", *range(48))  # one inference of [3, 4, 4]
+    body, headers, per_request = build_request(METADATA, batch_size=3, batched=True, input_bytes=item)
+    length = int(headers[HEADER])
+    header = json.loads(body[:length])
+    assert header["inputs"][0]["shape"] == [3, 3, 4, 4] and per_request == 3
+    assert body[length:] == item * 3
+    assert header["inputs"][0]["parameters"]["binary_data_size"] == 3 * len(item)
+
+
+def test_an_input_file_of_the_wrong_size_is_refused():
+    with pytest.raises(CodecError, match="holds 8 bytes; one inference of input 'input'.* needs 192"):
+        build_request(METADATA, batch_size=1, batched=True, input_bytes=b"\0" * 8)

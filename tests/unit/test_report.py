@@ -187,3 +187,30 @@ def test_check_mode_writes_nothing(run_dir, tmp_path, capsys):
 def test_a_missing_run_directory_fails_cleanly(tmp_path):
     with pytest.raises(EvidenceError, match="does not exist"):
         render("report", str(tmp_path / "nope"), str(tmp_path / "r.md"))
+
+
+def test_a_trained_model_run_shows_each_smoke_image_and_never_says_random(run_dir):
+    smoke = json.loads((run_dir / "smoke.json").read_text())
+    smoke.update({"model_name": "efficientnet_lite0", "weights": "trained", "known_answer": {
+        "checked": True, "passed": True, "images": [
+            {"image": "coffee.png", "expect": ["espresso"], "within": 1,
+             "matched": {"index": 967, "label": "espresso", "score": 14.1, "probability": 0.957},
+             "top_5": [{"index": 967, "label": "espresso", "score": 14.1, "probability": 0.957},
+                       {"index": 968, "label": "cup", "score": 9.9, "probability": 0.014},
+                       {"index": 925, "label": "consomme", "score": 9.2, "probability": 0.007},
+                       {"index": 960, "label": "chocolate sauce", "score": 8.7, "probability": 0.004}]}]}})
+    (run_dir / "smoke.json").write_text(json.dumps(smoke))
+    kpis = (run_dir / "kpis.json").read_text().replace(
+        "no GPU); the built-in model's weights are random.", "no GPU). Model efficientnet_lite0 with trained weights.")
+    (run_dir / "kpis.json").write_text(kpis)
+    for document in ("report", "cost_audit", "case_study", "post"):
+        content, _extra = render(document, str(run_dir), str(run_dir / f"{document}.md"))
+        assert "random" not in content.lower(), document
+    content, _extra = report_of(run_dir)
+    assert "**trained ImageNet weights** (the smoke test checked known answers on real photos)" in content
+    assert "| coffee.png | espresso (top-1) | espresso 0.957; cup 0.014; consomme 0.007 | pass |" in content
+
+
+def test_a_random_weights_run_says_the_known_answer_was_skipped(run_dir):
+    content, _extra = report_of(run_dir)
+    assert "Known-answer check skipped: the served weights are random: no known answer to check." in content

@@ -51,6 +51,10 @@ def _add_arguments(parser):
     group.add_argument(
         "--error-backoff", type=float, default=0.2, help="Pause after a failed request so a dead server is not spun on"
     )
+    group.add_argument(
+        "--input-file", default="",
+        help="Raw tensor of one inference for the first input (a preprocessed image); random without it",
+    )
     group.add_argument("--plan", default=os.environ.get("LOADTEST_PLAN", ""), help="Stage plan (JSON)")
     group.add_argument("--stages-file", default="", help="Where the master writes per-stage statistics (JSON)")
 
@@ -86,15 +90,21 @@ def _model_request(user):
                     batched = any(spec["shape"] and int(spec["shape"][0]) == -1 for spec in metadata["inputs"])
                     resp.success()
             try:
-                body, headers, per_request = build_request(metadata, opts.batch_size, batched)
-            except CodecError as exc:
+                input_bytes = None
+                if opts.input_file:
+                    with open(opts.input_file, "rb") as handle:
+                        input_bytes = handle.read()
+                body, headers, per_request = build_request(metadata, opts.batch_size, batched,
+                                                           input_bytes=input_bytes)
+            except (CodecError, OSError) as exc:
                 LOG.error("cannot build an inference request: %s", exc)
                 return None
             _Model.headers = headers
             _Model.path = base + "/infer"
             _Model.body = body
             LOG.info(
-                "model %s: %d bytes per request, %d inference(s) per request", opts.model, len(body), per_request
+                "model %s: %d bytes per request, %d inference(s) per request, input %s", opts.model, len(body),
+                per_request, opts.input_file or "random",
             )
     return _Model.body, _Model.headers, _Model.path
 

@@ -82,11 +82,21 @@ def random_tensor(datatype, shape, seed=0):
     return data.tobytes()
 
 
-def build_request(metadata, batch_size=1, batched=True, seed=0):
+def _item_bytes(datatype, shape, inferences):
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    return count // max(1, inferences) * struct.calcsize("<" + DTYPES[datatype][0])
+
+
+def build_request(metadata, batch_size=1, batched=True, seed=0, input_bytes=None):
     """Build (body bytes, headers, inferences per request) from the model's metadata.
 
     `metadata` is the JSON of GET /v2/models/<name>; `batched` is whether the model's
     max_batch_size is > 0 (its inputs then carry a dynamic batch dimension).
+    `input_bytes`: the raw little-endian tensor of ONE inference for the first input (a real
+    image preprocessed as the model records it), repeated for each inference of the batch;
+    without it the inputs are random.
     """
     inputs = metadata.get("inputs") or []
     if not inputs:
@@ -96,7 +106,17 @@ def build_request(metadata, batch_size=1, batched=True, seed=0):
     per_request = 1
     for index, spec in enumerate(inputs):
         shape, per_request = concrete_shape(spec["shape"], batch_size, batched)
-        raw = random_tensor(spec["datatype"], shape, seed=seed + index)
+        if index == 0 and input_bytes is not None:
+            if spec["datatype"] not in DTYPES:
+                raise CodecError(f"datatype {spec['datatype']} is not supported by the load generator")
+            want = _item_bytes(spec["datatype"], shape, per_request)
+            if len(input_bytes) != want:
+                raise CodecError(
+                    f"the input file holds {len(input_bytes)} bytes; one inference of input '{spec['name']}' "
+                    f"({spec['datatype']} {shape} for {per_request} inference(s)) needs {want}")
+            raw = bytes(input_bytes) * per_request
+        else:
+            raw = random_tensor(spec["datatype"], shape, seed=seed + index)
         header_inputs.append(
             {
                 "name": spec["name"],
