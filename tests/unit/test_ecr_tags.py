@@ -39,7 +39,7 @@ def test_tags_are_set_once_and_check_mode_changes_nothing(ecr):
 
 
 def test_a_missing_repository_is_one_error_outside_check_mode(ecr):
-    client, _ = ecr
+    client = ecr[0]
     params = {"name": "st/nope", "tags": {"stack": "st"}, "purge_tags": False}
     assert ensure_tags(client, params, check_mode=True)["changed"] is True
     with pytest.raises(EcrTagsError, match="Failed to describe ECR repository st/nope"):

@@ -372,8 +372,8 @@ def test_controller_tags_count_only_for_a_cluster_proven_to_be_the_stacks(endpoi
 
 def test_the_same_stack_in_another_region_is_not_in_this_regions_scan(endpoint):
     """Records carry their region; a scan of us-east-1 never reports (or deletes) the us-west-2 twin."""
-    raw(endpoint, "ec2", region="us-west-2").create_vpc(CidrBlock="10.50.0.0/16",
-                                                         TagSpecifications=tagspec("vpc", "lo-vpc"))
+    west_ec2 = raw(endpoint, "ec2", region="us-west-2")
+    west_ec2.create_vpc(CidrBlock="10.50.0.0/16", TagSpecifications=tagspec("vpc", "lo-vpc"))
     east = scan(factory(endpoint), {"stack_name": STACK}, region="us-east-1")
     assert east["count"] == 0 and east["region"] == "us-east-1"
     west = scan(lambda service: RetryingBotoClientWrapper(raw(endpoint, service, region="us-west-2"),
@@ -426,7 +426,7 @@ def test_the_readme_coverage_table_is_the_inventory():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- stack-inventory-table:start -->")[1].split("<!-- stack-inventory-table:end -->")[0]
     kinds_in_readme = [line.split("`")[1] for line in table.strip().splitlines()[2:]]
-    assert kinds_in_readme == [k for k, _ in sorted(inv.TYPES.items(), key=lambda kv: kv[1]["order"])]
+    assert kinds_in_readme == sorted(inv.TYPES, key=inv.order_of)
     for line in table.strip().splitlines()[2:]:
         kind = line.split("`")[1]
         entry = inv.TYPES[kind]
