@@ -173,8 +173,8 @@ def test_distributed_master_and_two_workers(runtime, tmp_path):
     try:
         result = run_locust(
             locust_cmd(runtime.base, plan, tmp_path, extra=["--master", "--master-bind-host", "127.0.0.1",
-                                                           "--master-bind-port", str(port), "--expect-workers", "2",
-                                                           "--expect-workers-max-wait", "30"]),
+                                                            "--master-bind-port", str(port), "--expect-workers", "2",
+                                                            "--expect-workers-max-wait", "30"]),
             tmp_path,
         )
         for worker in workers:

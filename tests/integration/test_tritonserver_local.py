@@ -104,7 +104,7 @@ def test_a_wrong_shape_is_tritons_own_400_and_the_server_carries_on(tritonserver
 def test_counters_rise_by_exactly_the_requests(tritonserver):
     before = tritonserver.metric("nv_inference_request_success", "tiny")
     count_before = tritonserver.metric("nv_inference_count", "tiny")
-    for _ in range(5):
+    for _request in range(5):
         infer_http(tritonserver, "tiny", "input", np.zeros((2, 3, 8, 8), dtype=np.float32))
     assert tritonserver.metric("nv_inference_request_success", "tiny") - before == 5
     assert tritonserver.metric("nv_inference_count", "tiny") - count_before == 10  # batch 2 each
@@ -142,7 +142,7 @@ def test_a_backend_returning_the_error_in_its_response_is_counted_as_a_success(t
     assert marker in source
     wrong = tmp_path / "model.py"
     replacement = ("            return [pb_utils.InferenceResponse(error=pb_utils.TritonError(_first_line(exc)))\n"
-                   "                    for _ in requests]\n")
+                   "                    for _request in requests]\n")
     wrong.write_text(source.replace(marker, replacement))
     write_model(tmp_path / "models", "odd", fails_on_odd_rows())
     server = TritonServer(str(tmp_path / "models"), tmp_path / "tritonserver.log", backend_source=str(wrong))
