@@ -88,6 +88,12 @@ class TritonLike:
     def get_model_metadata(self, name, version=""):
         return self.meta
 
+    def get_model_config(self, name, version=""):
+        return self.config
+
+    def get_server_metadata(self):
+        return {"name": "triton", "version": "2.51.0"}
+
     def infer(self, model, inputs, model_version="", outputs=None):
         item = inputs[0]
         if item._raw_data is not None:
@@ -115,7 +121,7 @@ def smoke(repository, tmp_path=None, **extra):
               "request_timeout": 5, "model_repository": str(repository), "expected_inputs": None,
               "expected_outputs": None, "batch_size": 1, "warmup": 0, "requests": 1, "top_k": 5,
               "output_name": None, "output_file": str(tmp_path / "smoke.json") if tmp_path else None,
-              "validate_certs": True, "images": None}
+              "validate_certs": True, "images": None, "grpc_url": ""}
     params.update(extra)
     client = TritonLike(repository)
     return ts.run_smoke_test(params, client_factory=lambda url, **kw: client), client
