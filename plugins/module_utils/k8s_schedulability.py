@@ -756,12 +756,20 @@ def describe_types(ec2, instance_types):
 
 
 def run(params, ec2, extra_docs=None, check_mode=False):
-    """Load, describe, prove, and write the record (not in check mode)."""
+    """Load, describe, prove, and write the record (not in check mode).
+
+    ``ec2`` is a boto3 EC2 client, or a callable returning one: it is only needed (and only created)
+    for instance types that ``params["instance_type_info"]`` does not already describe.
+    """
     docs = load_documents(params["manifests"]) + list(extra_docs or [])
     if params.get("eks_system_pods", True):
         docs = [("eks-system-pods", d) for d in eks_system_workloads()] + docs
     types = [t for g in params["nodegroups"] for t in g.get("instance_types") or []]
-    groups = plan_nodegroups(params["nodegroups"], describe_types(ec2, types))
+    known = {t["InstanceType"]: t for t in params.get("instance_type_info") or [] if t.get("InstanceType")}
+    missing = [t for t in types if t not in known]
+    if missing:
+        known.update(describe_types(ec2() if callable(ec2) else ec2, missing))
+    groups = plan_nodegroups(params["nodegroups"], known)
     classes = {
         c["name"]: {"provisioner": c.get("provisioner"), "default": bool(c.get("default"))}
         for c in params.get("storage_classes") or []

@@ -94,6 +94,14 @@ options:
         type: list
         elements: dict
         default: []
+  instance_type_info:
+    description:
+      - Instance type descriptions shaped like C(describe_instance_types) entries (C(InstanceType), C(VCpuInfo),
+        C(MemoryInfo), C(NetworkInfo), C(GpuInfo), C(ProcessorInfo)), for example recorded from an earlier call.
+      - Only the types not described here are read from EC2 (and only then is an EC2 client created).
+    type: list
+    elements: dict
+    default: []
   eks_system_pods:
     description: Add the pods EKS runs itself (CoreDNS x2, kube-proxy and aws-node on every node).
     type: bool
@@ -224,6 +232,7 @@ def main():
                     "taints": {"type": "list", "elements": "dict", "default": []},
                 },
             },
+            "instance_type_info": {"type": "list", "elements": "dict", "default": []},
             "eks_system_pods": {"type": "bool", "default": True},
             "storage_classes": {"type": "list", "elements": "dict", "default": []},
             "provisioners": {"type": "list", "elements": "str", "default": []},
@@ -233,7 +242,10 @@ def main():
         },
         supports_check_mode=True,
     )
-    ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+
+    def ec2():
+        return module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+
     try:
         result = run(module.params, ec2, charts_documents(module.params["charts"]), module.check_mode)
     except SchedulabilityError as exc:

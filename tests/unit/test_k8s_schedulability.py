@@ -315,3 +315,40 @@ def test_run_writes_the_record_and_check_mode_writes_nothing(types, tmp_path):
 def test_an_unknown_instance_type_is_one_clear_error():
     with pytest.raises(ks.SchedulabilityError, match="no description of instance type"):
         ks.plan_nodegroups([{"name": "x", "instance_types": ["nope.large"], "max_size": 1}], {})
+
+
+def test_described_types_need_no_ec2_client_and_the_others_are_read(types, tmp_path):
+    params = {"manifests": [], "nodegroups": [SYSTEM_GROUP, GPU_GROUP], "instance_type_info": list(types.values())}
+
+    def no_client():
+        raise AssertionError("an EC2 client was created although every type was described")
+
+    assert ks.run(params, no_client)["schedulable"]
+    params["instance_type_info"] = [types["t3.medium"]]
+    asked = []
+
+    def client():
+        asked.append(True)
+        return _Stub(types)
+
+    assert ks.run(params, client)["schedulable"] and asked == [True]
+
+
+class _Stub:
+    """An EC2 client whose paginator answers from recorded descriptions."""
+
+    def __init__(self, types):
+        self.types = types
+
+    def get_paginator(self, _name):
+        stub = self
+
+        class _Pages:
+            def paginate(self, InstanceTypes):  # noqa: N803 - boto3's parameter name
+                class _Result:
+                    def build_full_result(self):
+                        return {"InstanceTypes": [stub.types[t] for t in InstanceTypes]}
+
+                return _Result()
+
+        return _Pages()
