@@ -583,11 +583,10 @@ def prove(docs, nodegroups, storage_classes=None, provisioners=None, metric_apis
                 for key in ("cpu", "memory", GPU_RESOURCE):
                     free[key] -= work["requests"][key]
                 free["pods"] -= 1
+        group["free_after_daemonsets"] = dict(free)
         for index in range(group["max_size"]):
             nodes.append({"group": group["name"], "index": index, "free": dict(free)})
     for group in nodegroups:
-        free = next((n["free"] for n in nodes if n["group"] == group["name"]), None)
-        group["free_after_daemonsets"] = free
         group["daemonsets"] = sorted(
             w["ref"] for w in workloads if w["kind"] == "DaemonSet" and group["name"] in w["groups"]
         )

@@ -352,3 +352,14 @@ class _Stub:
                 return _Result()
 
         return _Pages()
+
+
+def test_what_is_left_after_the_daemonsets_is_not_what_is_left_after_packing(types):
+    result = ks.prove(
+        system() + [deployment("busy", replicas=1, requests={"cpu": "900m", "memory": "64Mi"})],
+        groups(types, SYSTEM_GROUP),
+    )
+    group = result["nodegroups"][0]
+    # kube-proxy 100m + aws-node 25m, two pod slots; the Deployment's replica is not subtracted here.
+    assert group["free_after_daemonsets"]["cpu"] == group["allocatable"]["cpu"] - 125
+    assert group["free_after_daemonsets"]["pods"] == group["allocatable"]["pods"] - 2
