@@ -363,3 +363,46 @@ def test_what_is_left_after_the_daemonsets_is_not_what_is_left_after_packing(typ
     # kube-proxy 100m + aws-node 25m, two pod slots; the Deployment's replica is not subtracted here.
     assert group["free_after_daemonsets"]["cpu"] == group["allocatable"]["cpu"] - 125
     assert group["free_after_daemonsets"]["pods"] == group["allocatable"]["pods"] - 2
+
+
+def test_the_rendered_adapter_serves_the_metric_of_tritons_hpa(types):
+    """The observability role's prometheus-adapter values and the triton chart's HPA agree on the metric."""
+    with open(os.path.join(OBS, "defaults", "main.yml")) as handle:
+        variables = yaml.safe_load(handle)
+    with open(os.path.join(ROOT, "roles", "triton", "defaults", "main.yml")) as handle:
+        triton = yaml.safe_load(handle)
+    variables.update(
+        stack_name="gpu-e2e", ansible_managed="test", observability_adapter_metric_name=triton["triton_hpa_metric_name"]
+    )
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)  # noqa: S701 - renders YAML, not HTML
+    env.filters.update(to_json=json.dumps)
+    with open(os.path.join(OBS, "templates", "prometheus-adapter-values.yml.j2")) as handle:
+        values = yaml.safe_load(env.from_string(handle.read()).render(**variables))
+    adapter = charts_documents(
+        [{"chart": "prometheus-adapter", "release": "prometheus-adapter", "namespace": "monitoring", "values": values}]
+    )
+    hpa = (
+        "triton.yaml",
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "triton", "namespace": "triton"},
+            "spec": {
+                "scaleTargetRef": {"kind": "Deployment", "name": "triton"},
+                "maxReplicas": 2,
+                "metrics": [
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": triton["triton_hpa_metric_name"]},
+                            "target": {"type": "AverageValue", "averageValue": "1"},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    result = ks.prove([hpa] + adapter, groups(types, SYSTEM_GROUP))
+    assert result["schedulable"], result["failures"]
+    assert result["hpas"][0]["api"] == "custom.metrics.k8s.io"
+    assert "nv_inference_queue_duration_us" in values["rules"]["custom"][0]["seriesQuery"]
