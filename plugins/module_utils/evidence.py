@@ -336,10 +336,11 @@ def scheduling_rows(run):
     doc = _load_json(os.path.join(run["run_dir"], "k8s", "schedulability.json"))
     if not isinstance(doc, dict) or "_unreadable" in doc or "workloads" not in doc:
         return []
+    verdict = ("**every workload fits**." if doc.get("schedulable")
+               else f"**{len(doc.get('failures') or [])} failure(s)**.")
     out = ["## Scheduling", "",
            "Offline proof that every rendered workload fits the planned node groups at their max size "
-           "(k8s/schedulability.json): " + ("**every workload fits**." if doc.get("schedulable") else
-                                             f"**{len(doc.get('failures') or [])} failure(s)**."), "",
+           "(k8s/schedulability.json): " + verdict, "",
            "| node group | types | max | allocatable per node | left after DaemonSets |", "|---|---|---:|---|---|"]
     for group in doc.get("nodegroups") or []:
         alloc, free = group.get("allocatable") or {}, group.get("free_after_daemonsets") or {}

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Creates an EKS managed node group in one C(CreateNodegroup) call with its labels, taints, scaling and tags, and
     waits until it is ACTIVE (bounded by O(wait_timeout)).
-  - Exists because C(community.aws.eks_nodegroup) cannot select the AL2023 AMI types (community.aws issue #2314),
+  - Exists because C(community.aws.eks_nodegroup) cannot select the AL2023 AMI types (community.aws issue 2314),
     and AWS publishes Amazon Linux 2 AMIs only up to Kubernetes 1.32.
   - On an existing node group, converges scaling, labels and taints with C(UpdateNodegroupConfig) and tags with
     C(TagResource)/C(UntagResource); a difference in what EKS cannot change in place (instance types, AMI type,
