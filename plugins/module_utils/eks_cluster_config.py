@@ -1,11 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Endpoint access and control-plane logging of an existing EKS cluster, kept idempotent.
+"""Endpoint access and control-plane logging of an EKS cluster, set in the create call and kept idempotent.
 
 community.aws.eks_cluster creates and deletes clusters but cannot set endpoint
-access or control-plane logging. This logic converges them with
-``UpdateClusterConfig``. EKS runs one update at a time per cluster, so the
+access or control-plane logging: a cluster it creates is open to 0.0.0.0/0
+until a later update, and stays open if that update fails. So, when the
+cluster does not exist and ``role_arn`` and ``subnets`` are given, this logic
+creates it with ``CreateCluster`` carrying the endpoint access (private on,
+public only from the allowed CIDRs) and the logging: closed from birth. An
+existing cluster is converged with ``UpdateClusterConfig``. EKS runs one update at a time per cluster, so the
 endpoint update is waited for before the logging update is sent; each update
 is polled with ``DescribeUpdate`` until Successful (bounded by wait_timeout).
 
@@ -108,8 +112,10 @@ def logging_update(current_enabled, wanted):
     return {"clusterLogging": cluster_logging}
 
 
-def view(name, access, logging_types, status):
-    return dict(access, name=name, logging_types=sorted(logging_types), status=status)
+def view(name, access, logging_types, status, cluster=None):
+    cluster = cluster or {}
+    return dict(access, name=name, logging_types=sorted(logging_types), status=status, arn=cluster.get("arn"),
+                version=cluster.get("version"), endpoint=cluster.get("endpoint"))
 
 
 # --- the EKS API, with errors translated once ---------------------------------
@@ -129,6 +135,20 @@ class EksApi:
 
     def describe(self, name):
         return self._call(f"describe EKS cluster {name}", "describe_cluster", name=name)["cluster"]
+
+    def find(self, name):
+        """The cluster's description, or None when it does not exist."""
+        try:
+            return self.client.describe_cluster(aws_retry=True, name=name)["cluster"]
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise EksClusterConfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise EksClusterConfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
+
+    def create(self, request):
+        return self._call(f"create EKS cluster {request['name']}", "create_cluster", **request)["cluster"]
 
     def wait_active(self, name, deadline):
         while True:
@@ -161,6 +181,24 @@ class EksApi:
         return update_id
 
 
+def create_request(params) -> dict:
+    """The CreateCluster request: endpoint access and logging are part of it, never a later update."""
+    vpc = {"subnetIds": list(params["subnets"]), "securityGroupIds": list(params.get("security_groups") or []),
+           "endpointPrivateAccess": bool(params["endpoint_private_access"]),
+           "endpointPublicAccess": bool(params["endpoint_public_access"])}
+    if params["endpoint_public_access"]:
+        vpc["publicAccessCidrs"] = sorted(set(params["public_access_cidrs"]))
+    request = {"name": params["name"], "roleArn": params["role_arn"], "resourcesVpcConfig": vpc}
+    if params.get("version"):
+        request["version"] = str(params["version"])
+    if params.get("tags"):
+        request["tags"] = dict(params["tags"])
+    log = logging_update([], params.get("logging_types"))
+    if log:
+        request["logging"] = log
+    return request
+
+
 # --- the state machine -------------------------------------------------------
 
 
@@ -172,7 +210,25 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
     api = EksApi(client, sleep, clock)
     name = params["name"]
     deadline = clock() + params["wait_timeout"]
-    cluster = api.describe(name)
+    cluster = api.find(name)
+    if cluster is None:
+        if not params.get("role_arn") or not params.get("subnets"):
+            raise EksClusterConfigError(message=f"EKS cluster {name} does not exist; give role_arn and subnets "
+                                                "to create it")
+        request = create_request(params)
+        access = current_access({"resourcesVpcConfig": request["resourcesVpcConfig"]})
+        enabled = sorted(params.get("logging_types") or [])
+        action = [f"create EKS cluster {name} with endpoint access private={access['endpoint_private_access']}, "
+                  f"public={access['endpoint_public_access']}"
+                  + (f" from {', '.join(access['public_access_cidrs'])}" if access["endpoint_public_access"] else "")]
+        if check_mode:
+            return {"changed": True, "cluster": view(name, access, enabled, "CREATING"), "actions": action,
+                    "updates": []}
+        api.create(request)
+        cluster = api.wait_active(name, deadline)
+        return {"changed": True, "cluster": view(name, current_access(cluster), current_logging(cluster),
+                                                 cluster.get("status"), cluster),
+                "actions": action, "updates": []}
     access, enabled = current_access(cluster), current_logging(cluster)
     vpc_update = access_update(access, params)
     log_update = logging_update(enabled, params.get("logging_types"))
@@ -185,14 +241,15 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
     if log_update:
         actions.append(f"set control-plane logging of {name} to {', '.join(sorted(params['logging_types'])) or 'none'}")
     if not actions:
-        return {"changed": False, "cluster": view(name, access, enabled, cluster.get("status")), "actions": [],
+        return {"changed": False, "cluster": view(name, access, enabled, cluster.get("status"), cluster), "actions": [],
                 "updates": []}
     if check_mode:
         if vpc_update:
             access = current_access({"resourcesVpcConfig": vpc_update})
         if log_update:
             enabled = sorted(params["logging_types"])
-        return {"changed": True, "cluster": view(name, access, enabled, cluster.get("status")), "actions": actions,
+        return {"changed": True, "cluster": view(name, access, enabled, cluster.get("status"), cluster),
+                "actions": actions,
                 "updates": []}
 
     api.wait_active(name, deadline)
@@ -204,5 +261,5 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
         updates.append(api.update(name, "logging", deadline, logging=log_update))
     cluster = api.wait_active(name, deadline)
     return {"changed": True, "cluster": view(name, current_access(cluster), current_logging(cluster),
-                                             cluster.get("status")),
+                                             cluster.get("status"), cluster),
             "actions": actions, "updates": [u for u in updates if u]}

@@ -392,6 +392,34 @@ def _lines(*blocks):
 
 
 # -- documents ----------------------------------------------------------------
+# --- Scheduling: the offline proof of k8s/schedulability.json ---------------------------------------------
+def scheduling_rows(run):
+    """The '## Scheduling' section: where each workload may run, and what did not fit."""
+    doc = _load_json(os.path.join(run["run_dir"], "k8s", "schedulability.json"))
+    if not isinstance(doc, dict) or "_unreadable" in doc or "workloads" not in doc:
+        return []
+    verdict = ("**every workload fits**." if doc.get("schedulable")
+               else f"**{len(doc.get('failures') or [])} failure(s)**.")
+    out = ["## Scheduling", "",
+           "Offline proof that every rendered workload fits the planned node groups at their max size "
+           "(k8s/schedulability.json): " + verdict, "",
+           "| node group | types | max | allocatable per node | left after DaemonSets |", "|---|---|---:|---|---|"]
+    for group in doc.get("nodegroups") or []:
+        alloc, free = group.get("allocatable") or {}, group.get("free_after_daemonsets") or {}
+
+        def res(r):
+            text = f"{fmt(r.get('cpu'), 0)}m CPU, {fmt(r.get('memory'), 0)} MiB, {r.get('pods', '?')} pods"
+            return text + (f", {fmt(r.get('nvidia.com/gpu'), 0)} GPU" if r.get("nvidia.com/gpu") else "")
+        out.append(f"| {group.get('name')} | {', '.join(group.get('instance_types') or [])} | "
+                   f"{group.get('max_size')} | {res(alloc)} | {res(free)} |")
+    out += ["", "| workload | replicas | fits | on |", "|---|---:|---|---|"]
+    for work in doc.get("workloads") or []:
+        replicas = work.get("replicas") if work.get("replicas") is not None else "per node"
+        fits = "yes" if work.get("fits") else "NO: " + str(work.get("why"))
+        out.append(f"| {work.get('workload')} | {replicas} | {fits} | {', '.join(work.get('groups') or []) or '-'} |")
+    return out + [""]
+
+
 def render_report(run, dest_dir):
     """report.md: Problem → Architecture → Run → KPIs → Cost → Teardown."""
     kpis, cost, leftovers, smoke = run["kpis"], run["cost"], run["leftovers"], run["smoke"]
@@ -434,6 +462,8 @@ def render_report(run, dest_dir):
         if len(events) > 40:
             out += [f"- ... and {len(events) - 40} more in events.json"]
         out += [""]
+
+    out += scheduling_rows(run)
 
     out += ["## KPIs", ""]
     if kpis:

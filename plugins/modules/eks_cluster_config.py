@@ -8,9 +8,13 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: eks_cluster_config
-short_description: Set the endpoint access and control-plane logging of an existing EKS cluster
+short_description: Create an EKS cluster closed from birth, and keep its endpoint access and logging
 version_added: 0.1.0
 description:
+  - When the cluster does not exist and O(role_arn) and O(subnets) are given, creates it with C(CreateCluster)
+    carrying the endpoint access and the logging, so the endpoint is never open wider than O(public_access_cidrs)
+    (C(community.aws.eks_cluster) creates clusters with AWS's default, public from C(0.0.0.0/0)), and waits until it
+    is ACTIVE.
   - Converges the API endpoint access (private, public and the CIDRs allowed to reach the public endpoint) and the
     control-plane log types of an existing EKS cluster, which C(community.aws.eks_cluster) cannot set.
   - Uses C(UpdateClusterConfig). EKS runs one update at a time, so each update is polled with C(DescribeUpdate)
@@ -21,9 +25,27 @@ author:
   - gpu_e2e platform team (@gpu-e2e)
 options:
   name:
-    description: Name of the EKS cluster. It must exist.
+    description: Name of the EKS cluster. Without O(role_arn) and O(subnets) it must exist.
     type: str
     required: true
+  role_arn:
+    description: IAM role of the control plane, to create the cluster when it does not exist.
+    type: str
+  version:
+    description: Kubernetes version of a cluster this module creates (an existing cluster's version is not changed).
+    type: str
+  subnets:
+    description: Subnet IDs of a cluster this module creates.
+    type: list
+    elements: str
+  security_groups:
+    description: Additional security group IDs of a cluster this module creates.
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Tags of a cluster this module creates (set in the create call).
+    type: dict
   endpoint_private_access:
     description: Whether the API endpoint is reachable from inside the VPC.
     type: bool
@@ -56,10 +78,21 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Supports check mode.
-  - "IAM actions: eks:DescribeCluster, eks:UpdateClusterConfig, eks:DescribeUpdate."
+  - "IAM actions: eks:DescribeCluster, eks:CreateCluster (and iam:PassRole on O(role_arn)), eks:TagResource,
+    eks:UpdateClusterConfig, eks:DescribeUpdate."
 """
 
 EXAMPLES = r"""
+- name: Create the cluster with private access and public access from one address only.
+  gpu_e2e.platform.eks_cluster_config:
+    name: gpu-e2e
+    role_arn: arn:aws:iam::123456789012:role/gpu-e2e-eks-cluster
+    version: "1.33"
+    subnets: [subnet-0a, subnet-0b]
+    public_access_cidrs: [203.0.113.10/32]
+    logging_types: [api, audit, authenticator]
+    tags: {stack: gpu-e2e}
+
 - name: Keep the API endpoint private, and public only from the office.
   gpu_e2e.platform.eks_cluster_config:
     name: gpu-e2e
@@ -101,6 +134,18 @@ cluster:
       description: Status of the cluster.
       type: str
       sample: ACTIVE
+    arn:
+      description: ARN of the cluster (null in check mode before creation).
+      type: str
+      sample: arn:aws:eks:us-east-1:123456789012:cluster/gpu-e2e
+    version:
+      description: Kubernetes version of the cluster.
+      type: str
+      sample: "1.33"
+    endpoint:
+      description: URL of the API endpoint.
+      type: str
+      sample: https://ABC.gr7.us-east-1.eks.amazonaws.com
 actions:
   description: What the task did (or would do in check mode).
   returned: always
@@ -127,6 +172,11 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
+            role_arn=dict(type="str"),
+            version=dict(type="str"),
+            subnets=dict(type="list", elements="str"),
+            security_groups=dict(type="list", elements="str", default=[]),
+            tags=dict(type="dict"),
             endpoint_private_access=dict(type="bool", default=True),
             endpoint_public_access=dict(type="bool", default=True),
             public_access_cidrs=dict(type="list", elements="str", default=["0.0.0.0/0"]),

@@ -101,7 +101,7 @@ def test_updates_run_one_after_the_other_and_converge():
     assert result["changed"] and result["updates"] == ["u0", "u1"]
     assert result["cluster"] == {"name": "c", "endpoint_private_access": True, "endpoint_public_access": True,
                                  "public_access_cidrs": ["203.0.113.0/24"], "logging_types": ["api", "audit"],
-                                 "status": "ACTIVE"}
+                                 "status": "ACTIVE", "arn": None, "version": None, "endpoint": None}
     assert eks.cluster["resourcesVpcConfig"]["subnetIds"] == ["s-1"]
     assert len(sleeps) == 4
     again = ec.ensure(eks, params(), check_mode=False, sleep=sleeps.append, clock=lambda: 0)

@@ -214,3 +214,25 @@ def test_a_trained_model_run_shows_each_smoke_image_and_never_says_random(run_di
 def test_a_random_weights_run_says_the_known_answer_was_skipped(run_dir):
     content, _extra = report_of(run_dir)
     assert "Known-answer check skipped: the served weights are random: no known answer to check." in content
+
+
+def test_the_report_shows_the_scheduling_proof_when_the_run_has_one(run_dir):
+    """Without k8s/schedulability.json there is no section; with one, its groups and verdicts are tabled."""
+    assert "## Scheduling" not in report_of(run_dir)[0]
+    (run_dir / "k8s").mkdir(exist_ok=True)
+    (run_dir / "k8s" / "schedulability.json").write_text(json.dumps({
+        "schedulable": False, "failures": ["x"],
+        "nodegroups": [{"name": "gpu-e2e-system", "instance_types": ["t3.medium"], "max_size": 3,
+                        "allocatable": {"cpu": 1930, "memory": 3247, "pods": 17, "nvidia.com/gpu": 0},
+                        "free_after_daemonsets": {"cpu": 1805, "memory": 3247, "pods": 15, "nvidia.com/gpu": 0}}],
+        "workloads": [{"workload": "Deployment kube-system/coredns", "replicas": 2, "fits": True,
+                       "groups": ["gpu-e2e-system"]},
+                      {"workload": "Deployment apps/big", "replicas": 1, "fits": False, "why": "too big",
+                       "groups": []}]}))
+    content = report_of(run_dir)[0]
+    assert "**1 failure(s)**" in content
+    assert ("| gpu-e2e-system | t3.medium | 3 | 1,930m CPU, 3,247 MiB, 17 pods | 1,805m CPU, 3,247 MiB, 15 pods |"
+            in content)
+    assert "| Deployment kube-system/coredns | 2 | yes | gpu-e2e-system |" in content
+    assert "| Deployment apps/big | 1 | NO: too big | - |" in content
+    assert content.index("## Scheduling") < content.index("## KPIs")
