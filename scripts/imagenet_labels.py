@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write (or check) roles/model/files/imagenet_labels.txt from its published source.
 
 Source: the npm package @tensorflow-models/mobilenet (Apache-2.0), file

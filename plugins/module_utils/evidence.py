@@ -242,6 +242,8 @@ def smoke_image_rows(smoke):
         rows.append(f"| {image.get('image')} | {' or '.join(image.get('expect') or [])} "
                     f"(top-{image.get('within', 1)}) | {top} | {result} |")
     return rows
+
+
 def serving_line(run):
     """What served the model, from smoke.json's server metadata (the version the server reported)."""
     version = ((run.get("smoke") or {}).get("server") or {}).get("version")

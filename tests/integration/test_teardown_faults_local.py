@@ -206,7 +206,7 @@ def test_a_rerun_changes_nothing_and_overwrites_no_result(two_stacks):
 
 # -- partial states -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("last_stage", ["eks", "gpu_nodegroup", "triton"])
+@pytest.mark.parametrize("last_stage", ["eks", "gpu_nodegroup", "model", "triton"])
 def test_teardown_from_a_partial_state_leaves_nothing(tmp_path, last_stage):
     """After site.yml stopped at a stage, the teardown deletes everything and says 0 leftovers. Fails if a
     step misses a type the stage creates (checked by dropping the eks step from teardown__steps: the cluster,

@@ -62,13 +62,26 @@ def test_nothing_but_reads_is_allowed_on_every_resource_without_a_condition(poli
 
 
 def test_every_ec2_write_is_tied_to_the_stack_tag(policy):
+    """Every EC2 write needs the stack tag, except deletes of what Kubernetes controllers made for the
+    stack's cluster (CSI volumes, CNI interfaces, controller security groups), which carry the cluster's
+    own tag instead: those statements allow deletes only, and only with the tag naming the stack's cluster."""
     stack = gen.default_stack_name()
+    cluster_tags = {f"aws:ResourceTag/kubernetes.io/cluster/{stack}": "owned",
+                    "aws:ResourceTag/cluster.k8s.amazonaws.com/name": stack,
+                    "aws:ResourceTag/elbv2.k8s.aws/cluster": stack}
+    by_cluster_tag = 0
     for statement in policy["Statement"]:
         ec2_writes = [a for a in statement["Action"]
                       if a.startswith("ec2:") and not a.split(":", 1)[1].startswith(READ_PREFIXES)]
-        if ec2_writes:
-            tags = statement["Condition"]["StringEquals"]
-            assert stack in (tags.get("aws:RequestTag/stack"), tags.get("aws:ResourceTag/stack")), statement["Sid"]
+        if not ec2_writes:
+            continue
+        tags = statement["Condition"]["StringEquals"]
+        if stack in (tags.get("aws:RequestTag/stack"), tags.get("aws:ResourceTag/stack")):
+            continue
+        assert len(tags) == 1 and tags.items() <= cluster_tags.items(), statement["Sid"]
+        assert all(a.split(":", 1)[1].startswith("Delete") for a in ec2_writes), statement["Sid"]
+        by_cluster_tag += 1
+    assert by_cluster_tag == 3
 
 
 def test_tag_on_create_is_limited_to_the_creates_the_roles_make(policy):
