@@ -76,7 +76,7 @@ CASES = [
      "bootstrap_budget_threshold_i_know=true", "static"),
     ("cluster-outside-policy", ["cluster_name=other"], "cluster_name", "operator policy", "static"),
     ("eks-version-unknown-al2", ["eks_cluster_version=1.36"], "eks_cluster_version", "1.36", "static"),
-    ("eks-version-unknown", ["eks_cluster_version=1.36", "gpu_nodegroup_ami_type=BOTTLEROCKET_x86_64"],
+    ("eks-version-unknown", ["eks_cluster_version=1.36", "gpu_nodegroup_ami_type=BOTTLEROCKET_x86_64_NVIDIA"],
      "eks_cluster_version", "not in this collection's version calendar", "static"),
     # Found while reading the code.
     ("disk-not-a-number", ["gpu_nodegroup_disk_size=abc"], "gpu_nodegroup_disk_size", "convert to int", "static"),
