@@ -7,6 +7,7 @@ Nothing asserts absolute speed.
 """
 
 import json
+import pathlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 from aws_emulator_process import free_port
 from tritonserver_process import TritonServer
 
@@ -233,7 +235,7 @@ def test_server_side_kpis_come_from_prometheus_when_it_runs(runtime, tmp_path):
     assert doc["missing"] == {}, doc["missing"]
 
 
-def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, tmp_path):
+def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, repository, tmp_path):
     """The loadtest role end to end (one 6 s smoke scenario): progress lines, files, and the gate."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
@@ -247,6 +249,11 @@ def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, tmp_path
         "loadtest_target_url": runtime.base, "loadtest_metrics_url": f"http://127.0.0.1:{runtime.metrics_port}/metrics",
         "prometheus_url": "", "loadtest_scenarios": ["smoke"], "loadtest_smoke_duration_s": 6,
         "loadtest_poll_delay_s": 2, "slo_p95_ms": "0.001",
+        "model_name": MODEL, "loadtest_model_name": MODEL, "loadtest_model_repository": str(repository),
+        # No AWS here: the scheduling proof takes the planned instance types as molecule's loadtest scenario does.
+        "gpu_nodegroup_schedulability_instance_type_info": yaml.safe_load(
+            (pathlib.Path(ROOT) / "molecule" / "loadtest" / "vars" / "main.yml").read_text()
+        )["gpu_nodegroup_schedulability_instance_type_info"],
     }
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_CALLBACKS_ENABLED="gpu_e2e.platform.loadtest_progress", ANSIBLE_NOCOLOR="1")
