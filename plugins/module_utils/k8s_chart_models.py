@@ -44,6 +44,21 @@ def _meta(name, namespace, labels=None):
     return {"name": name, "namespace": namespace, "labels": labels or {}}
 
 
+def _operator_resource(kind, name, namespace, spec, storage_key):
+    """A Prometheus or Alertmanager custom resource with the fields the scheduling proof reads."""
+    body = {
+        "replicas": spec.get("replicas", 1),
+        "resources": spec.get("resources") or {},
+        "nodeSelector": spec.get("nodeSelector"),
+        "tolerations": spec.get("tolerations"),
+        "affinity": spec.get("affinity"),
+    }
+    if spec.get(storage_key):
+        body["storage"] = spec[storage_key]
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "metadata": _meta(name, namespace), "spec": body}
+
+
+
 def _deployment(name, namespace, replicas, pod):
     return {
         "apiVersion": "apps/v1",
@@ -95,44 +110,12 @@ def kube_prometheus_stack(release, namespace, values):
                         },
                     }
                 )
-    if _get(values, "prometheus.enabled", True):
-        spec = _get(values, "prometheus.prometheusSpec", {}) or {}
-        prom = {
-            "replicas": spec.get("replicas", 1),
-            "resources": spec.get("resources") or {},
-            "nodeSelector": spec.get("nodeSelector"),
-            "tolerations": spec.get("tolerations"),
-            "affinity": spec.get("affinity"),
-        }
-        if spec.get("storageSpec"):
-            prom["storage"] = spec["storageSpec"]
-        docs.append(
-            {
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "Prometheus",
-                "metadata": _meta(f"{release}-prometheus", namespace),
-                "spec": prom,
-            }
-        )
-    if _get(values, "alertmanager.enabled", True):
-        spec = _get(values, "alertmanager.alertmanagerSpec", {}) or {}
-        am = {
-            "replicas": spec.get("replicas", 1),
-            "resources": spec.get("resources") or {},
-            "nodeSelector": spec.get("nodeSelector"),
-            "tolerations": spec.get("tolerations"),
-            "affinity": spec.get("affinity"),
-        }
-        if spec.get("storage"):
-            am["storage"] = spec["storage"]
-        docs.append(
-            {
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "Alertmanager",
-                "metadata": _meta(f"{release}-alertmanager", namespace),
-                "spec": am,
-            }
-        )
+    # The operator turns each custom resource into a StatefulSet; both take the same scheduling fields.
+    operator_resources = (("Prometheus", "prometheus", "storageSpec"), ("Alertmanager", "alertmanager", "storage"))
+    for kind, key, storage_key in operator_resources:
+        if _get(values, f"{key}.enabled", True):
+            docs.append(_operator_resource(kind, f"{release}-{key}", namespace,
+                                           _get(values, f"{key}.{key}Spec", {}) or {}, storage_key))
     if _get(values, "grafana.enabled", True):
         containers = [{"name": "grafana", "resources": _get(values, "grafana.resources", {})}]
         for sidecar in ("dashboards", "datasources"):
