@@ -58,7 +58,6 @@ def _operator_resource(kind, name, namespace, spec, storage_key):
     return {"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "metadata": _meta(name, namespace), "spec": body}
 
 
-
 def _deployment(name, namespace, replicas, pod):
     return {
         "apiVersion": "apps/v1",
