@@ -131,7 +131,11 @@ def test_smoke_scenario_gives_client_and_server_kpis_and_passes_a_generous_slo(r
     assert client["latency_ms"]["p50"] <= client["latency_ms"]["p95"] <= client["latency_ms"]["p99"]
     assert_server_counted_the_client_inferences(client["requests"], server["requests_success"], plan)
     assert server["compute_infer_ms_avg"] > 0 and server["queue_ms_avg"] >= 0
-    assert server["request_ms_avg"] <= client["latency_ms"]["avg"] + 1
+    # Each served request's time on the server is part of some client's wait, so the server's mean cannot
+    # exceed the slowest request the client saw. (It may exceed the client's mean: the client's mean counts
+    # the two near-instant metadata/config look-ups, and the server's counts the in-flight inferences Locust
+    # abandons at stop.) A unit or plumbing error (µs read as ms, a cumulative counter read as a delta) breaks it.
+    assert 0 < server["request_ms_avg"] <= client["latency_ms"]["max"] + 1
     assert "CPU" in doc["utilisation"]["label"] and "gauge" in doc["missing"]["utilisation"]
     assert [s["name"] for s in doc["stages"]] == ["steady"]
     assert doc["slo"]["passed"] is True
