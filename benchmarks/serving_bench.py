@@ -142,12 +142,12 @@ def machine():
 # --- the model under test -------------------------------------------------------------------------
 
 
-def package_model(architecture, repository, instances, intra_threads, delay_us=100):
+def package_model(architecture, repository, instances, intra_threads, delay_us=100, preferred=(4, 8)):
     """The model stage's local-profile config.pbtxt (instances and threads as the role's defaults, or given)."""
     params = {
         "name": architecture, "repository": repository, "source": "builtin", "architecture": architecture, "seed": 0,
         "path": None, "torchvision_model": None, "torchvision_weights": "DEFAULT", "version": 1, "max_batch_size": 8,
-        "preferred_batch_sizes": [4, 8], "max_queue_delay_microseconds": delay_us, "max_queue_size": 128,
+        "preferred_batch_sizes": list(preferred), "max_queue_delay_microseconds": delay_us, "max_queue_size": 128,
         "instance_kind": "KIND_CPU", "instance_count": instances, "tensorrt_fp16": False,
         "intra_op_threads": intra_threads,
     }
@@ -298,14 +298,14 @@ def markdown(result):
                 f"{_cell([i['mean_batch'] for i in items if i.get('mean_batch') is not None])} |")
 
     lines.append(row("raw onnxruntime, 1 caller", 1, "raw_single"))
-    lines.append(row(f"raw onnxruntime, {c['instances']} caller(s)", c["instances"], "raw_parallel"))
+    lines.append(row(f"raw onnxruntime, {c['raw_callers']} caller(s) x 1 thread", c["raw_callers"], "raw_parallel"))
     for level in result["levels"]:
         lines.append(row("served (HTTP, binary tensors)", level, f"served_{level}"))
     s = result["summary"]
     lines += [
         "",
         f"- Throughput at saturation (served at concurrency {s['saturation_concurrency']} / raw with "
-        f"{c['instances']} caller(s), per round): **{s['throughput_ratio']:.2f}** "
+        f"{c['raw_callers']} caller(s), per round): **{s['throughput_ratio']:.2f}** "
         f"(rounds: {', '.join(f'{v:.2f}' for v in s['ratios'])}; must reach >= {GOAL_RATIO}: "
         f"{'met' if s['ratio_ok'] else 'MISSED'}; aim >= {AIM_RATIO}: "
         f"{'met' if s['throughput_ratio'] >= AIM_RATIO else 'missed'}).",
@@ -421,6 +421,118 @@ def paired_single(session, tensor, port, metrics_port, payload, seconds, referen
     return raw, served
 
 
+# The tuning sweep: one setting changed at a time from the role's local default (2 instances x 1 thread,
+# 100 us queue delay, preferred batch sizes [4, 8]). Each runs in the same invocation as the others, so their
+# ratios to raw onnxruntime on both cores are comparable within the sweep.
+SWEEP = [
+    {"label": "role default", "instances": 2, "intra_threads": 1, "delay_us": 100, "preferred": [4, 8]},
+    {"label": "1 instance x 1 thread", "instances": 1, "intra_threads": 1, "delay_us": 100, "preferred": [4, 8]},
+    {"label": "1 instance x 2 threads", "instances": 1, "intra_threads": 2, "delay_us": 100, "preferred": [4, 8]},
+    {"label": "3 instances x 1 thread", "instances": 3, "intra_threads": 1, "delay_us": 100, "preferred": [4, 8]},
+    {"label": "no queue delay", "instances": 2, "intra_threads": 1, "delay_us": 0, "preferred": [4, 8]},
+    {"label": "1 ms queue delay", "instances": 2, "intra_threads": 1, "delay_us": 1000, "preferred": [4, 8]},
+    {"label": "no preferred sizes", "instances": 2, "intra_threads": 1, "delay_us": 100, "preferred": []},
+    {"label": "preferred [8]", "instances": 2, "intra_threads": 1, "delay_us": 100, "preferred": [8]},
+]
+
+
+def measure(architecture, setting, levels, rounds_wanted, phase, extra):
+    """One server configuration: start tritonserver on it, run the interleaved rounds, stop it.
+
+    The references are the same for every configuration: raw onnxruntime with one caller on a session
+    with the configuration's intra-op threads (the latency reference: what one served inference runs),
+    and one single-threaded caller per core (the throughput reference: the machine's limit).
+    """
+    with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
+        repository = os.path.join(tmp, "models")
+        pkg = package_model(architecture, repository, setting["instances"], setting["intra_threads"],
+                            setting["delay_us"], setting["preferred"])
+        with open(pkg["config_path"], encoding="utf-8") as handle:
+            config = triton_config.parse(handle.read())
+        intra, inter = thread_settings(config)
+        with open(pkg["model_path"], "rb") as handle:
+            model_bytes = handle.read()
+        single = create_session(model_bytes, intra, inter)
+        parallel = [create_session(model_bytes, 1, 1) for _unused in range(os.cpu_count() or 1)]
+        tensor = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+        reference = single.run(None, {"input": tensor})[0]
+        for session in [single, *parallel]:
+            for _warm in range(5):
+                session.run(None, {"input": tensor})
+        payload = request_bytes(pkg["name"], tensor)
+        server = TritonServer(repository, os.path.join(tmp, "tritonserver.log"), extra_args=extra)
+        http_port, metrics_port, server_pid = server.http_port, server.metrics_port, server.proc.pid
+        rounds = []
+        try:
+            for number in range(1, rounds_wanted + 1):
+                raw, served = paired_single(single, tensor, http_port, metrics_port, payload, phase, reference)
+                result = {"raw_single": raw, "served_1": served}
+                for level in levels:
+                    if level not in (1, max(levels)):
+                        result[f"served_{level}"] = served_phase(http_port, metrics_port, payload, level, phase,
+                                                                 reference, server_pid)
+                result["raw_parallel"] = raw_parallel(parallel, tensor, phase)
+                top = max(levels)
+                if top != 1:
+                    result[f"served_{top}"] = served_phase(http_port, metrics_port, payload, top, phase, reference,
+                                                           server_pid)
+                rounds.append(result)
+                print(f"{setting['label']}, round {number}: " + "; ".join(
+                    f"{key} {value['throughput']}/s" + (f" p50 {value['p50']} ms" if value.get("p50") else "")
+                    for key, value in result.items()), flush=True)
+        finally:
+            server.stop()
+    return {
+        "model_bytes": pkg["bytes"],
+        "config": {"max_batch_size": 8, "preferred": setting["preferred"], "delay_us": setting["delay_us"],
+                   "instances": setting["instances"], "intra_threads": intra, "raw_callers": len(parallel),
+                   "runtime_args": " ".join(extra)},
+        "rounds": rounds,
+        "summary": summarize(rounds, levels),
+    }
+
+
+def sweep_markdown(date, architecture, machine_info, phase, rounds, results):
+    """The tuning table: one row per setting, ratios and overheads each within its own rounds."""
+    m = machine_info
+    lines = [
+        f"## {date} - tuning sweep, {architecture} (random weights), NVIDIA Triton 2.51 on CPU",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, onnxruntime {m['onnxruntime']}; "
+        f"1-min load average at start {m['load_average_1m_at_start']}, at end {m['load_average_1m_at_end']}. "
+        "One setting changed at a time from the role's local default; every row has its own server and "
+        f"{rounds} interleaved round(s) of {phase} s phases against the same raw references (one caller on a "
+        "session with the row's intra-op threads for latency; one single-threaded caller per core for "
+        "throughput). Ratios are medians over the row's rounds (range). CPU figures: nothing here predicts "
+        "GPU numbers.",
+        "",
+        "| setting | instances x threads | queue delay us | preferred | served inf/s at saturation | "
+        "x raw on both cores | P50 overhead ms at 1 | mean batch at saturation |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for setting, result in results:
+        s, top = result["summary"], s_top(result)
+        served = _cell([r[f"served_{top}"]["throughput"] for r in result["rounds"]])
+        batches = [r[f"served_{top}"]["mean_batch"] for r in result["rounds"]
+                   if r[f"served_{top}"].get("mean_batch") is not None]
+        lines.append(
+            f"| {setting['label']} | {setting['instances']} x {setting['intra_threads']} | {setting['delay_us']} | "
+            f"{setting['preferred'] or 'none'} | {served} | "
+            f"{_cell(s['ratios'])} | {_cell(s['overheads'])} | {_cell(batches)} |")
+    best = max(results, key=lambda item: item[1]["summary"]["throughput_ratio"])
+    lines += [
+        "",
+        f"- Highest ratio to raw on both cores: **{best[0]['label']}** "
+        f"({best[1]['summary']['throughput_ratio']:.2f}); must reach >= {GOAL_RATIO}, aim >= {AIM_RATIO}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def s_top(result):
+    return result["summary"]["saturation_concurrency"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--architecture", default="mobilenetv2", choices=["mobilenetv2", "resnet50"])
@@ -431,6 +543,11 @@ def main(argv=None):
     parser.add_argument("--intra-threads", type=int, default=1,
                         help="intra_op_thread_count per instance (the role's local default: 1; 0 = onnxruntime's)")
     parser.add_argument("--delay-us", type=int, default=100, help="max_queue_delay_microseconds (role default 100)")
+    parser.add_argument("--preferred", default="4,8", help="preferred batch sizes, comma-separated ('' for none)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="run the tuning sweep (one setting changed at a time) instead of one configuration")
+    parser.add_argument("--sweep-settings", default="",
+                        help="with --sweep: only these settings (comma-separated labels of SWEEP)")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw results as JSON here")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -440,63 +557,36 @@ def main(argv=None):
     levels = sorted({int(c) for c in args.concurrency.split(",")} | {1})
     extra = args.server_args.split()
     load = machine()["load_average_1m_at_start"]
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    with tempfile.TemporaryDirectory(prefix="serving-bench-") as tmp:
-        repository = os.path.join(tmp, "models")
-        pkg = package_model(args.architecture, repository, args.instances, args.intra_threads, args.delay_us)
-        with open(pkg["config_path"], encoding="utf-8") as handle:
-            config = triton_config.parse(handle.read())
-        intra, inter = thread_settings(config)
-        with open(pkg["model_path"], "rb") as handle:
-            model_bytes = handle.read()
-        sessions = [create_session(model_bytes, intra, inter) for _unused in range(args.instances)]
-        tensor = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-        reference = sessions[0].run(None, {"input": tensor})[0]
-        for session in sessions:
-            for _warm in range(5):
-                session.run(None, {"input": tensor})
-        payload = request_bytes(pkg["name"], tensor)
-        server = TritonServer(repository, os.path.join(tmp, "tritonserver.log"), extra_args=extra)
-        http_port, metrics_port, server_pid = server.http_port, server.metrics_port, server.proc.pid
-        rounds = []
-        try:
-            for number in range(1, args.rounds + 1):
-                phase = args.phase_seconds
-                raw, served = paired_single(sessions[0], tensor, http_port, metrics_port, payload, phase, reference)
-                result = {"raw_single": raw, "served_1": served}
-                for level in levels:
-                    if level not in (1, max(levels)):
-                        result[f"served_{level}"] = served_phase(http_port, metrics_port, payload, level, phase,
-                                                                 reference, server_pid)
-                result["raw_parallel"] = raw_parallel(sessions, tensor, phase)
-                top = max(levels)
-                if top != 1:
-                    result[f"served_{top}"] = served_phase(http_port, metrics_port, payload, top, phase, reference,
-                                                           server_pid)
-                rounds.append(result)
-                print(f"round {number}: " + "; ".join(
-                    f"{key} {value['throughput']}/s" + (f" p50 {value['p50']} ms" if value.get("p50") else "")
-                    for key, value in result.items()), flush=True)
-        finally:
-            server.stop()
-
-    machine_info = machine()
-    machine_info["load_average_1m_at_start"] = load
-    result = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "architecture": args.architecture, "machine": machine_info, "phase_seconds": args.phase_seconds,
-        "model_bytes": pkg["bytes"], "levels": levels,
-        "config": {"max_batch_size": 8, "preferred": [4, 8], "delay_us": args.delay_us, "instances": args.instances,
-                   "intra_threads": intra, "runtime_args": args.server_args},
-        "rounds": rounds,
-        "summary": summarize(rounds, levels),
-    }
-    text = markdown(result)
+    if args.sweep:
+        wanted = [label.strip() for label in args.sweep_settings.split(",") if label.strip()]
+        unknown = sorted(set(wanted) - {setting["label"] for setting in SWEEP})
+        if unknown:
+            parser.error(f"unknown --sweep-settings {unknown}; known: {[setting['label'] for setting in SWEEP]}")
+        chosen = [setting for setting in SWEEP if not wanted or setting["label"] in wanted]
+        results = [(setting, measure(args.architecture, setting, levels, args.rounds, args.phase_seconds, extra))
+                   for setting in chosen]
+        machine_info = machine()
+        machine_info["load_average_1m_at_end"] = machine_info["load_average_1m_at_start"]
+        machine_info["load_average_1m_at_start"] = load
+        text = sweep_markdown(date, args.architecture, machine_info, args.phase_seconds, args.rounds, results)
+        document = {"date": date, "architecture": args.architecture, "machine": machine_info,
+                    "sweep": [{"setting": setting, **result} for setting, result in results]}
+    else:
+        setting = {"label": "given", "instances": args.instances, "intra_threads": args.intra_threads,
+                   "delay_us": args.delay_us, "preferred": [int(v) for v in args.preferred.split(",") if v.strip()]}
+        measured = measure(args.architecture, setting, levels, args.rounds, args.phase_seconds, extra)
+        machine_info = machine()
+        machine_info["load_average_1m_at_start"] = load
+        document = {"date": date, "architecture": args.architecture, "machine": machine_info,
+                    "phase_seconds": args.phase_seconds, "levels": levels, **measured}
+        text = markdown(document)
     print()
     print(text)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
+            json.dump(document, handle, indent=2)
     if not args.no_write:
         append_report(args.output, text)
         print(f"appended to {args.output}")
