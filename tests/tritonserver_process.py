@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+import triton_role_flags as role_flags
 from aws_emulator_process import free_port
 from onnx import TensorProto, helper, numpy_helper
 
@@ -134,14 +135,11 @@ def server_env():
 
 def server_command(repository, backends, http_port, grpc_port, metrics_port, extra_args=()):
     """The argv the role runs (triton__local_command), on the given ports."""
+    flags = role_flags.server_args(
+        "local", triton_http_port=http_port, triton_grpc_port=grpc_port, triton_metrics_port=metrics_port)
     return [
         os.path.join(SERVER, "bin", "tritonserver"), f"--model-repository={repository}",
-        f"--backend-directory={backends}", "--model-control-mode=none", "--strict-readiness=true",
-        "--exit-on-error=true", "--disable-auto-complete-config",
-        "--http-address=127.0.0.1", f"--http-port={http_port}", "--grpc-address=127.0.0.1",
-        f"--grpc-port={grpc_port}", "--allow-metrics=true", "--metrics-address=127.0.0.1",
-        f"--metrics-port={metrics_port}", "--allow-cpu-metrics=true", "--allow-gpu-metrics=false",
-        "--metrics-config=summary_latencies=true", "--log-verbose=0", *extra_args,
+        f"--backend-directory={backends}", *flags, *extra_args,
     ]
 
 
