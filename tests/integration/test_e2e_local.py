@@ -1,4 +1,5 @@
-"""The whole local lifecycle, as `make run` does it: site.yml, site.yml again, teardown, teardown again.
+"""The whole local lifecycle, as `make run` does it: site.yml, site.yml again (and its serving stages alone),
+teardown, teardown again.
 
 Slow (minutes): it is the one end-to-end test of the local profile.
 """
@@ -36,6 +37,11 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     second = run_playbook("site.yml", *extra, json_output=True)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert changed_tasks(second.stdout, prefixes=AWS_MODULES) == []
+
+    # The serving stages alone, unchanged: nothing at all changes (no task of any module), the server keeps running.
+    serving = run_playbook("site.yml", *extra, "--tags", "model,triton", json_output=True)
+    assert serving.returncode == 0, serving.stdout[-4000:] + serving.stderr[-2000:]
+    assert changed_tasks(serving.stdout, prefixes=("",)) == []
 
     down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
     assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
