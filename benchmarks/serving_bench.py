@@ -492,6 +492,15 @@ def measure(architecture, setting, levels, rounds_wanted, phase, extra):
     }
 
 
+def measure_or_failure(architecture, setting, levels, rounds_wanted, phase, extra):
+    """measure(), or the reason it did not complete: one setting that fails is a row of the table, not the end."""
+    try:
+        return measure(architecture, setting, levels, rounds_wanted, phase, extra)
+    except (OSError, RuntimeError, SystemExit) as error:
+        print(f"{setting['label']}: did not complete: {error}", flush=True)
+        return {"failed": str(error).splitlines()[0][:200]}
+
+
 def sweep_markdown(date, architecture, machine_info, phase, rounds, results):
     """The tuning table: one row per setting, ratios and overheads each within its own rounds."""
     m = machine_info
@@ -511,6 +520,11 @@ def sweep_markdown(date, architecture, machine_info, phase, rounds, results):
         "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for setting, result in results:
+        if "failed" in result:
+            lines.append(f"| {setting['label']} | {setting['instances']} x {setting['intra_threads']} | "
+                         f"{setting['delay_us']} | {setting['preferred'] or 'none'} | did not complete: "
+                         f"{result['failed']} | | | |")
+            continue
         s, top = result["summary"], s_top(result)
         served = _cell([r[f"served_{top}"]["throughput"] for r in result["rounds"]])
         batches = [r[f"served_{top}"]["mean_batch"] for r in result["rounds"]
@@ -519,7 +533,10 @@ def sweep_markdown(date, architecture, machine_info, phase, rounds, results):
             f"| {setting['label']} | {setting['instances']} x {setting['intra_threads']} | {setting['delay_us']} | "
             f"{setting['preferred'] or 'none'} | {served} | "
             f"{_cell(s['ratios'])} | {_cell(s['overheads'])} | {_cell(batches)} |")
-    best = max(results, key=lambda item: item[1]["summary"]["throughput_ratio"])
+    completed = [item for item in results if "failed" not in item[1]]
+    if not completed:
+        return "\n".join([*lines, "", "- No setting completed.", ""])
+    best = max(completed, key=lambda item: item[1]["summary"]["throughput_ratio"])
     lines += [
         "",
         f"- Highest ratio to raw on both cores: **{best[0]['label']}** "
@@ -565,8 +582,8 @@ def main(argv=None):
         if unknown:
             parser.error(f"unknown --sweep-settings {unknown}; known: {[setting['label'] for setting in SWEEP]}")
         chosen = [setting for setting in SWEEP if not wanted or setting["label"] in wanted]
-        results = [(setting, measure(args.architecture, setting, levels, args.rounds, args.phase_seconds, extra))
-                   for setting in chosen]
+        results = [(setting, measure_or_failure(args.architecture, setting, levels, args.rounds, args.phase_seconds,
+                                                extra)) for setting in chosen]
         machine_info = machine()
         machine_info["load_average_1m_at_end"] = machine_info["load_average_1m_at_start"]
         machine_info["load_average_1m_at_start"] = load
