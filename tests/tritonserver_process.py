@@ -163,7 +163,8 @@ class TritonServer:
             if self.proc.poll() is not None:
                 self.log.close()
                 raise RuntimeError(f"tritonserver exited with {self.proc.returncode}: {self.read_log()}")
-            if self.status("/v2/health/ready") == 200:
+            # Triton opens its metrics port after HTTP and gRPC: ready means all three answer.
+            if self.status("/v2/health/ready") == 200 and self.metrics_answer():
                 return
             time.sleep(0.1)
         self.stop()
@@ -185,6 +186,13 @@ class TritonServer:
             return exc.code, dict(exc.headers), exc.read()
         except (urllib.error.URLError, ConnectionError, OSError):
             return None, {}, b""
+
+    def metrics_answer(self):
+        try:
+            self.metrics()
+        except OSError:
+            return False
+        return True
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:  # noqa: S310

@@ -41,7 +41,8 @@ class Stack:
         self.extra = [
             "-e", f"aws_emulator_port={self.port}", "-e", f"stack_name={name}",
             "-e", f"runs_root={self.runs_root}", "-e", f"docs_dir={tmp_path / 'docs'}",
-            "-e", f"triton_http_port={free_port()}", "-e", f"triton_metrics_port={free_port()}",
+            "-e", f"triton_http_port={free_port()}", "-e", f"triton_grpc_port={free_port()}",
+            "-e", f"triton_metrics_port={free_port()}",
             "-e", f"observability_prometheus_port={free_port()}",
             # Bounded and quick: behaviour, not AWS's real waiting times, is under test.
             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
