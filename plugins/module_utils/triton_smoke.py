@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Logic of the triton_infer module: an inference smoke test through tritonclient (HTTP and gRPC).
+"""Logic of the triton_smoke module: an inference smoke test through tritonclient (HTTP and gRPC).
 
 The test is a list of steps (SmokeTest.steps); each returns the keys it adds
 to the result, so a new check is one more method and one more entry there.
@@ -256,7 +256,7 @@ class SmokeTest:
     def __init__(self, params, client_factory=None, grpc_client_factory=None, clock=time.monotonic,
                  sleep=time.sleep):
         if missing_libraries():
-            raise SmokeTestError("triton_infer needs numpy and tritonclient[http,grpc] on the controller "
+            raise SmokeTestError("triton_smoke needs numpy and tritonclient[http,grpc] on the controller "
                                  "(pip install 'tritonclient[http,grpc]' numpy)")
         self.params = params
         self.url, ssl = normalize_url(params["url"])
