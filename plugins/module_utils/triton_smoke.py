@@ -25,6 +25,7 @@ import os
 import time
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
@@ -543,13 +544,7 @@ class SmokeTest:
 
 
 def write_result(path, result):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
 def run_smoke_test(params, check_mode=False, client_factory=None, grpc_client_factory=None):
