@@ -183,14 +183,6 @@ def softmax_top_k(row, k):
     return [{"index": int(i), "score": round(float(probs[i]), 6), "value": round(float(row[i]), 6)} for i in order]
 
 
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    index = min(len(ordered) - 1, max(0, int(round(q / 100.0 * (len(ordered) - 1)))))
-    return ordered[index]
-
-
 def packaged_config(params):
     """The packaged config.pbtxt as a dict, or None without a model repository."""
     repository = params.get("model_repository")
@@ -418,7 +410,7 @@ class SmokeTest:
         return result, {
             "requests": len(latencies),
             "min": round(min(latencies), 3),
-            "p50": round(percentile(latencies, 50), 3),
+            "p50": round(float(np.percentile(latencies, 50, method="nearest")), 3),
             "max": round(max(latencies), 3),
             "mean": round(sum(latencies) / len(latencies), 3),
         }
