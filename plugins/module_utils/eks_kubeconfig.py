@@ -37,7 +37,8 @@ try:
 except ImportError:
     botocore = None  # the module reports the missing library
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - the format prefix of EKS tokens, not a secret
@@ -64,7 +65,7 @@ print(json.dumps({"kind": "ExecCredential", "apiVersion": "client.authentication
 """
 
 
-class EksKubeconfigError(AnsibleAWSError):
+class EksKubeconfigError(GpuE2eAWSError):
     """The one error type of the token/kubeconfig logic; the module catches it once."""
 
 
@@ -183,10 +184,8 @@ def write_if_changed(path, content, mode=0o600, check_mode=False) -> bool:
 
 
 def describe_cluster(eks_client, name) -> dict:
-    try:
-        return eks_client.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise EksKubeconfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
+    return aws_call(EksKubeconfigError, f"describe EKS cluster {name}", eks_client.describe_cluster,
+                    name=name)["cluster"]
 
 
 def ensure(client, params, check_mode, python):
