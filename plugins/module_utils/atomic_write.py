@@ -33,4 +33,3 @@ def write_atomic(path, data, mode=0o644, make_dirs=True):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-

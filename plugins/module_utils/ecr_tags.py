@@ -17,11 +17,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # the module reports the missing library
-
 
 class EcrTagsError(GpuE2eAWSError):
     """The one error type of the ECR tag logic; the module catches it once."""

@@ -441,8 +441,8 @@ class Scanner:
             name = role["RoleName"]
             if not name.startswith(self.prefix) and not self.records.has(role.get("Arn")):
                 continue  # the prefix narrows the listing; only the tag or a record is evidence
-            tags = boto3_tag_list_to_ansible_dict(self._paginate(f"list tags of role {name}", iam, "list_role_tags",
-                                               RoleName=name)["Tags"])
+            listed = self._paginate(f"list tags of role {name}", iam, "list_role_tags", RoleName=name)
+            tags = boto3_tag_list_to_ansible_dict(listed["Tags"])
             evidence = self.owner.evidence(tags, role.get("Arn"))
             if evidence:
                 trust = role.get("AssumeRolePolicyDocument") or {}
@@ -456,8 +456,8 @@ class Scanner:
             name = policy["PolicyName"]
             if not name.startswith(self.prefix) and not self.records.has(policy["Arn"]):
                 continue
-            tags = boto3_tag_list_to_ansible_dict(self._call(f"list tags of policy {name}", iam.list_policy_tags,
-                                           PolicyArn=policy["Arn"]).get("Tags"))
+            listed = self._call(f"list tags of policy {name}", iam.list_policy_tags, PolicyArn=policy["Arn"])
+            tags = boto3_tag_list_to_ansible_dict(listed.get("Tags"))
             evidence = self.owner.evidence(tags, policy["Arn"])
             if evidence:
                 self.add("iam", "policy", policy["Arn"], name, evidence, 0.0, "no charge")

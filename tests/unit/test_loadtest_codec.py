@@ -109,8 +109,8 @@ def test_stage_percentiles_are_what_locusts_own_function_gives():
     import random
 
     rng = random.Random(7)
-    cases = [({rng.randint(1, 400): rng.randint(1, 50) for _ in range(rng.randint(1, 30))}, fraction)
-             for _ in range(40) for fraction in (0.01, 0.5, 0.95, 0.99, 1.0)]
+    cases = [({rng.randint(1, 400): rng.randint(1, 50) for _bucket in range(rng.randint(1, 30))}, fraction)
+             for _case in range(40) for fraction in (0.01, 0.5, 0.95, 0.99, 1.0)]
     script = ("import json, sys\nfrom locust.stats import calculate_response_time_percentile as f\n"
               "cases = json.load(sys.stdin)\n"
               "print(json.dumps([f({int(k): v for k, v in h.items()}, sum(h.values()), q) for h, q in cases]))\n")

@@ -23,8 +23,8 @@ nv_cpu_utilization 0.5
 def test_counters_read_with_total_and_gauges_keep_their_names_with_their_labels():
     samples = api.parse_exposition(PAGE)
     assert "nv_inference_count" not in samples  # Triton's unsuffixed counter, named as prometheus_client does
-    assert samples["nv_inference_count_total"] == [({"model": "mobilenetv2", "version": "1"}, 120.0),
-                                             ({"model": "other", "version": "1"}, 3.0)]
+    assert samples["nv_inference_count_total"] == [
+        ({"model": "mobilenetv2", "version": "1"}, 120.0), ({"model": "other", "version": "1"}, 3.0)]
     assert samples["nv_inference_request_success_total"][0][1] == 120.0
     assert samples["nv_cpu_utilization"] == [({}, 0.5)]
 
