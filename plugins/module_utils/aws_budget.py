@@ -28,7 +28,8 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal
 from decimal import InvalidOperation
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 
 try:
     import botocore
@@ -43,7 +44,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NAME_RE = re.compile(r"^[^:\\]{1,100}$")
 
 
-class AwsBudgetError(AnsibleAWSError):
+class AwsBudgetError(GpuE2eAWSError):
     """The one error type of the budget logic; the module catches it once."""
 
 
@@ -208,20 +209,12 @@ class BudgetsApi:
         self.account_id = account_id
 
     def _call(self, what, method, **kwargs):
-        try:
-            return getattr(self.client, method)(AccountId=self.account_id, aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise AwsBudgetError(message=f"Failed to {what}", exception=exc) from exc
+        return aws_call(AwsBudgetError, what, getattr(self.client, method), AccountId=self.account_id, **kwargs)
 
     def describe_budget(self, name):
-        try:
-            return self.client.describe_budget(AccountId=self.account_id, BudgetName=name, aws_retry=True)["Budget"]
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NotFoundException":
-                return None
-            raise AwsBudgetError(message=f"Failed to describe budget {name}", exception=exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise AwsBudgetError(message=f"Failed to describe budget {name}", exception=exc) from exc
+        found = aws_call(AwsBudgetError, f"describe budget {name}", self.client.describe_budget,
+                         missing="NotFoundException", AccountId=self.account_id, BudgetName=name)
+        return found["Budget"] if found else None
 
     def notifications(self, name):
         found, token = [], None
@@ -280,11 +273,8 @@ class BudgetsApi:
 
 
 def account_id_of(sts_client) -> str:
-    try:
-        return sts_client.get_caller_identity(aws_retry=True)["Account"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise AwsBudgetError(message="Failed to look up the AWS account id (STS GetCallerIdentity)",
-                             exception=exc) from exc
+    return aws_call(AwsBudgetError, "look up the AWS account id (STS GetCallerIdentity)",
+                    sts_client.get_caller_identity)["Account"]
 
 
 # --- the state machine -------------------------------------------------------

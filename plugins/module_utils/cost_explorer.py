@@ -34,7 +34,8 @@ import datetime
 import json
 import re
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
@@ -72,7 +73,7 @@ PRICING_LOCATIONS = {
 }
 
 
-class CostExplorerError(AnsibleAWSError):
+class CostExplorerError(GpuE2eAWSError):
     """The one error type of the audit; the module catches it once."""
 
 
@@ -389,10 +390,6 @@ def short_error(exc):
     return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
 
 
-def _client_error(what, exc):
-    return CostExplorerError(message=f"Failed to {what}", exception=exc)
-
-
 def get_cost_and_usage(ce, first, last, expression):
     results = []
     token = None
@@ -401,10 +398,8 @@ def get_cost_and_usage(ce, first, last, expression):
                       GroupBy=GROUP_BY, Filter=expression)
         if token:
             kwargs["NextPageToken"] = token
-        try:
-            answer = ce.get_cost_and_usage(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _client_error("query Cost Explorer (get_cost_and_usage)", exc) from exc
+        answer = aws_call(CostExplorerError, "query Cost Explorer (get_cost_and_usage)", ce.get_cost_and_usage,
+                          **kwargs)
         results.extend(answer.get("ResultsByTime") or [])
         token = answer.get("NextPageToken")
         if not token:

@@ -16,9 +16,9 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_metrics
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 try:
     from grafana_foundation_sdk.builders import common as gf_common_builders
@@ -593,14 +593,8 @@ def _write_if_changed(path, content, check_mode):
                 return False
     if check_mode:
         return True
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=".dashboard.", dir=directory)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
+        write_atomic(path, content)
     except OSError as exc:
         raise DashboardError(f"cannot write {path}: {exc}") from exc
     return True

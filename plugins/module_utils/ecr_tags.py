@@ -11,39 +11,30 @@ finds it from any machine, not only through an ARN in a local run directory.
 
 from __future__ import annotations
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-try:
-    import botocore
-except ImportError:
-    botocore = None  # the module reports the missing library
 
-
-class EcrTagsError(AnsibleAWSError):
+class EcrTagsError(GpuE2eAWSError):
     """The one error type of the ECR tag logic; the module catches it once."""
 
 
 def _call(what, func, **kwargs):
-    try:
-        return func(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise EcrTagsError(message=f"Failed to {what}", exception=exc) from exc
+    return aws_call(EcrTagsError, what, func, **kwargs)
 
 
 def ensure_tags(client, params, check_mode=False):
     """Set ``params['tags']`` on repository ``params['name']`` (other tags removed when ``purge_tags``)."""
     name = params["name"]
-    try:
-        repo = client.describe_repositories(aws_retry=True, repositoryNames=[name])["repositories"][0]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException" and check_mode:
-            # In check mode the repository may be about to be created by the task before.
-            return {"changed": True, "tags": dict(params["tags"]), "repository_arn": ""}
-        raise EcrTagsError(message=f"Failed to describe ECR repository {name}", exception=exc) from exc
-    arn = repo["repositoryArn"]
+    # In check mode the repository may be about to be created by the task before.
+    found = aws_call(EcrTagsError, f"describe ECR repository {name}", client.describe_repositories,
+                     missing="RepositoryNotFoundException" if check_mode else None, repositoryNames=[name])
+    if found is None:
+        return {"changed": True, "tags": dict(params["tags"]), "repository_arn": ""}
+    arn = found["repositories"][0]["repositoryArn"]
     current = boto3_tag_list_to_ansible_dict(
         _call(f"list tags of {name}", client.list_tags_for_resource, resourceArn=arn).get("tags") or [])
     to_set, to_unset = compare_aws_tags(current, params["tags"], purge_tags=params["purge_tags"])

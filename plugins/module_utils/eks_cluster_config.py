@@ -23,7 +23,8 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 
 try:
     import botocore
@@ -35,7 +36,7 @@ AWS_DEFAULT_PUBLIC_CIDRS = ["0.0.0.0/0"]
 POLL_SECONDS = 10
 
 
-class EksClusterConfigError(AnsibleAWSError):
+class EksClusterConfigError(GpuE2eAWSError):
     """The one error type of the cluster-config logic; the module catches it once."""
 
 
@@ -128,24 +129,16 @@ class EksApi:
         self.clock = clock
 
     def _call(self, what, method, **kwargs):
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise EksClusterConfigError(message=f"Failed to {what}", exception=exc) from exc
+        return aws_call(EksClusterConfigError, what, getattr(self.client, method), **kwargs)
 
     def describe(self, name):
         return self._call(f"describe EKS cluster {name}", "describe_cluster", name=name)["cluster"]
 
     def find(self, name):
         """The cluster's description, or None when it does not exist."""
-        try:
-            return self.client.describe_cluster(aws_retry=True, name=name)["cluster"]
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return None
-            raise EksClusterConfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise EksClusterConfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
+        found = aws_call(EksClusterConfigError, f"describe EKS cluster {name}", self.client.describe_cluster,
+                         missing="ResourceNotFoundException", name=name)
+        return found["cluster"] if found else None
 
     def create(self, request):
         return self._call(f"create EKS cluster {request['name']}", "create_cluster", **request)["cluster"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import datetime
 import os
-import tempfile
 
 try:
     import yaml
@@ -38,7 +37,9 @@ try:
 except ImportError:
     botocore = None  # the module reports the missing library
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - the format prefix of EKS tokens, not a secret
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -64,7 +65,7 @@ print(json.dumps({"kind": "ExecCredential", "apiVersion": "client.authentication
 """
 
 
-class EksKubeconfigError(AnsibleAWSError):
+class EksKubeconfigError(GpuE2eAWSError):
     """The one error type of the token/kubeconfig logic; the module catches it once."""
 
 
@@ -175,29 +176,16 @@ def write_if_changed(path, content, mode=0o600, check_mode=False) -> bool:
         return False
     if check_mode:
         return True
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, content, mode=mode)
     except OSError as exc:
         raise EksKubeconfigError(message=f"cannot write {path}: {exc}") from exc
     return True
 
 
 def describe_cluster(eks_client, name) -> dict:
-    try:
-        return eks_client.describe_cluster(name=name, aws_retry=True)["cluster"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise EksKubeconfigError(message=f"Failed to describe EKS cluster {name}", exception=exc) from exc
+    return aws_call(EksKubeconfigError, f"describe EKS cluster {name}", eks_client.describe_cluster,
+                    name=name)["cluster"]
 
 
 def ensure(client, params, check_mode, python):

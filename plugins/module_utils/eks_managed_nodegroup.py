@@ -16,7 +16,8 @@ scaling, labels and taints are converged with ``UpdateNodegroupConfig``, tags wi
 
 from __future__ import annotations
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 
 try:
     import botocore
@@ -33,7 +34,7 @@ IMMUTABLE = {
 }
 
 
-class EksNodegroupError(AnsibleAWSError):
+class EksNodegroupError(GpuE2eAWSError):
     """The one error type of the node group logic; the module catches it once."""
 
 
@@ -118,20 +119,12 @@ class Api:
         self.client = client
 
     def call(self, what, method, **kwargs):
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise EksNodegroupError(message=f"Failed to {what}", exception=exc) from exc
+        return aws_call(EksNodegroupError, what, getattr(self.client, method), **kwargs)
 
     def find(self, cluster, name):
-        try:
-            return self.client.describe_nodegroup(aws_retry=True, clusterName=cluster, nodegroupName=name)["nodegroup"]
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return None
-            raise EksNodegroupError(message=f"Failed to describe node group {name}", exception=exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise EksNodegroupError(message=f"Failed to describe node group {name}", exception=exc) from exc
+        found = aws_call(EksNodegroupError, f"describe node group {name}", self.client.describe_nodegroup,
+                         missing="ResourceNotFoundException", clusterName=cluster, nodegroupName=name)
+        return found["nodegroup"] if found else None
 
     def wait(self, waiter, cluster, name, timeout):
         try:

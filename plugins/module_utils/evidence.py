@@ -26,6 +26,7 @@ import json
 import os
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 # Public reference (NVIDIA DeepLearningExamples): Triton ResNet50 on one T4, ONNX Runtime + TensorRT FP16,
 # dynamic batching, 32 concurrent requests. Used only as a labelled comparison, never as a measurement.
@@ -725,11 +726,7 @@ def write_if_changed(path, content, check_mode=False):
     except FileNotFoundError:
         pass
     if not check_mode:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
+        write_atomic(path, content)
     return True
 
 
@@ -743,7 +740,5 @@ def copy_if_changed(src, dest, check_mode=False):
     except FileNotFoundError:
         pass
     if not check_mode:
-        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        with open(dest, "wb") as handle:
-            handle.write(data)
+        write_atomic(dest, data)
     return True

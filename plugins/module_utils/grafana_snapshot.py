@@ -34,7 +34,9 @@ import json
 import math
 import re
 from urllib.error import HTTPError
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import prometheus_api
 
 
 class GrafanaSnapshotError(Exception):
@@ -293,38 +295,22 @@ class Grafana:
 
 
 class Prometheus:
-    """Prometheus' range query API. An answered error is QueryFailed, no answer is GrafanaSnapshotError."""
+    """Prometheus' range query API (prometheus_api's client). An answered error is QueryFailed, no answer is
+    GrafanaSnapshotError."""
 
     def __init__(self, url, opener, timeout=10.0, validate_certs=True):
         self.url = validate_url(url, "prometheus_url")
-        self._open = opener
-        self.timeout = timeout
-        self.validate_certs = validate_certs
+        self._api = prometheus_api.PrometheusApi(self.url, opener=opener, timeout=timeout,
+                                                 validate_certs=validate_certs)
 
     def query_range(self, expr, start_s, end_s, step_s):
         """The matrix result of a range query: [{"metric": {...}, "values": [[epoch_s, "v"], ...]}, ...]."""
-        params = {"query": expr, "start": f"{start_s:.3f}", "end": f"{end_s:.3f}", "step": f"{step_s}"}
-        url = f"{self.url}/api/v1/query_range?{urlencode(params)}"
         try:
-            response = self._open(
-                url, headers={"Accept": "application/json"}, timeout=self.timeout, validate_certs=self.validate_certs
-            )
-            body = response.read()
-        except HTTPError as exc:
-            try:
-                doc = json.loads(_error_body(exc) or b"null")
-            except ValueError:
-                doc = None
-            if isinstance(doc, dict) and doc.get("status") == "error":  # Prometheus rejected the query
-                raise QueryFailed(f"{doc.get('errorType', 'error')}: {doc.get('error', '')}") from exc
-            raise GrafanaSnapshotError(f"Prometheus at {self.url} answered HTTP {exc.code}: {exc.reason}") from exc
-        except Exception as exc:  # open_url raises URLError, socket and SSL errors alike
-            raise GrafanaSnapshotError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
-        doc = _json(body, f"Prometheus at {self.url}")
-        if not isinstance(doc, dict) or doc.get("status") != "success":
-            error = doc.get("error", doc) if isinstance(doc, dict) else doc
-            raise QueryFailed(f"Prometheus answered: {error}")
-        return (doc.get("data") or {}).get("result") or []
+            return self._api.query_range(expr, start_s, end_s, step_s)
+        except prometheus_api.PrometheusQueryError as exc:
+            raise QueryFailed(str(exc)) from exc
+        except prometheus_api.PrometheusUnreachable as exc:
+            raise GrafanaSnapshotError(str(exc)) from exc
 
 
 # -------------------------------------------------------------------------------------- snapshot

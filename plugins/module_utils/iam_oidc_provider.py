@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -36,7 +37,7 @@ THUMBPRINT_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 DEFAULT_CLIENT_IDS = ("sts.amazonaws.com",)
 
 
-class IamOidcProviderError(AnsibleAWSError):
+class IamOidcProviderError(GpuE2eAWSError):
     """The one error type of the OIDC provider logic; the module catches it once."""
 
 
@@ -134,10 +135,7 @@ class OidcApi:
         self.client = client
 
     def _call(self, what, method, **kwargs):
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise IamOidcProviderError(message=f"Failed to {what}", exception=exc) from exc
+        return aws_call(IamOidcProviderError, what, getattr(self.client, method), **kwargs)
 
     def list_arns(self):
         found = self._call("list the OIDC providers", "list_open_id_connect_providers")

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
@@ -68,13 +68,7 @@ def write_tensor(params, check_mode=False):
     dest = params["dest"]
     changed = _read(dest) != data
     if changed and not check_mode:
-        directory = os.path.dirname(os.path.abspath(dest))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+        write_atomic(dest, data)
     return {
         "changed": changed, "written": True, "dest": dest, "src": source, "input": inputs[0]["name"],
         "datatype": inputs[0]["datatype"], "shape": list(tensor.shape), "bytes": len(data),

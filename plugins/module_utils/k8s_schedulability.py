@@ -42,6 +42,8 @@ import math
 import os
 import re
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
@@ -778,9 +780,7 @@ def run(params, ec2, extra_docs=None, check_mode=False):
     if dest and not check_mode:
         text = json.dumps(result, indent=2, sort_keys=True) + "\n"
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-            with open(dest, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            write_atomic(dest, text)
         except OSError as exc:
             raise SchedulabilityError(f"cannot write {dest}: {exc}") from exc
     result["dest"] = dest

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_locust_csv as lcsv
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_server_metrics as srv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_knee import find_knee
@@ -274,8 +275,5 @@ def write_json(path, doc, check_mode=False):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise LoadtestError(f"directory {directory} does not exist")
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text, make_dirs=False)
     return True

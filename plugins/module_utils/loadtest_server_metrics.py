@@ -23,14 +23,7 @@ Triton's nv_gpu_utilization, so one name serves every node of the GPU group).
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.error
-import urllib.parse
-
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
-
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import prometheus_api
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.triton_metrics import TRITON_COUNTERS
 
@@ -38,28 +31,14 @@ COUNTERS = TRITON_COUNTERS
 CPU_GAUGE = "nv_cpu_utilization"
 GPU_GAUGE = "DCGM_FI_DEV_GPU_UTIL"
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
 
 # ---------------------------------------------------------------- text scrapes
 def parse_exposition(text):
-    """Prometheus text format -> {metric name: [(labels dict, value)]} (comments skipped)."""
-    samples = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        if not match:
-            continue
-        name, labels, value = match.groups()
-        try:
-            number = float(value)
-        except ValueError:
-            continue
-        samples.setdefault(name, []).append((dict(_LABEL.findall(labels or "")), number))
-    return samples
+    """Prometheus text format -> {metric name: [(labels dict, value)]} (prometheus_client's parser)."""
+    try:
+        return prometheus_api.parse_exposition(text)
+    except (prometheus_api.PrometheusUnreachable, ValueError) as exc:
+        raise LoadtestError(f"cannot read the /metrics scrape: {exc}") from exc
 
 
 def resolve_name(base, available):
@@ -77,7 +56,10 @@ def _sum_for_model(samples, name, model):
 
 def counters_from_text(text, model):
     """{base name: value} of the Triton counters in one /metrics scrape, plus the host CPU gauge (0..1)."""
-    samples = parse_exposition(text)
+    try:
+        samples = parse_exposition(text)
+    except LoadtestError:
+        return {}  # an unreadable page holds no counters: server_figures names each one missing
     values = {}
     for base in COUNTERS:
         name = resolve_name(base, samples)
@@ -92,23 +74,19 @@ def counters_from_text(text, model):
 
 # ------------------------------------------------------------------- Prometheus
 class Prometheus:
-    """A minimal client of the Prometheus HTTP API (instant and range queries)."""
+    """The counters' view of Prometheus (prometheus_api's client); every failure is a LoadtestError."""
 
     def __init__(self, url, timeout=5.0, opener=None):
         self.url = url.rstrip("/")
-        self.timeout = timeout
-        self._open = opener or open_url
+        self._api = prometheus_api.PrometheusApi(url, opener=opener, timeout=timeout)
 
     def _get(self, path, params=None):
-        query = ("?" + urllib.parse.urlencode(params)) if params else ""
         try:
-            with self._open(f"{self.url}{path}{query}", timeout=self.timeout) as response:
-                doc = json.loads(response.read().decode("utf-8"))
-        except (urllib.error.URLError, UrlsConnectionError, OSError, ValueError) as exc:
+            return self._api.get(path, params)
+        except prometheus_api.PrometheusUnreachable as exc:
             raise LoadtestError(f"Prometheus at {self.url} did not answer {path}: {exc}") from exc
-        if doc.get("status") != "success":
-            raise LoadtestError(f"Prometheus query failed: {doc.get('error', doc)}")
-        return doc["data"]
+        except prometheus_api.PrometheusQueryError as exc:
+            raise LoadtestError(f"Prometheus query failed: {exc}") from exc
 
     def metric_names(self):
         return set(self._get("/api/v1/label/__name__/values"))

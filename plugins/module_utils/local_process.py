@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -131,11 +132,7 @@ def spawn(command, log_file, env=None, chdir=None):
 
 
 def write_pid(pid_file, pid):
-    os.makedirs(os.path.dirname(os.path.abspath(pid_file)), exist_ok=True)
-    tmp = f"{pid_file}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"{pid}\n")
-    os.replace(tmp, pid_file)
+    write_atomic(pid_file, f"{pid}\n")
 
 
 def stop_pid(pid, timeout):

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_model
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
@@ -49,21 +49,6 @@ def _read_text(path):
             return handle.read()
     except (FileNotFoundError, UnicodeDecodeError):
         return None
-
-
-def _write_atomic(path, data):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _source_bytes(params, model_path, sidecar_path):
@@ -224,16 +209,16 @@ def package(params, check_mode=False, want_diff=False):
 
     if changes and not check_mode:
         if old_sha != info["sha256"]:
-            _write_atomic(model_path, data)
+            write_atomic(model_path, data)
         if old_config != config_text:
-            _write_atomic(config_path, config_text.encode("utf-8"))
+            write_atomic(config_path, config_text.encode("utf-8"))
         if old_sidecar != sidecar_text:
-            _write_atomic(sidecar_path, sidecar_text.encode("utf-8"))
+            write_atomic(sidecar_path, sidecar_text.encode("utf-8"))
         if old_labels != labels_text:
             if labels_text is None:
                 os.remove(labels_path)
             else:
-                _write_atomic(labels_path, labels_text.encode("utf-8"))
+                write_atomic(labels_path, labels_text.encode("utf-8"))
 
     package_sha = hashlib.sha256((config_text + info["sha256"] + (labels_text or "")).encode("utf-8")).hexdigest()
     result = {

@@ -21,7 +21,6 @@ All logic lives here; the module only maps options to ``record_event``.
 import datetime
 import json
 import os
-import tempfile
 import time as _time
 
 try:
@@ -33,6 +32,7 @@ except ImportError:  # pragma: no cover - non-POSIX
 
 from contextlib import nullcontext
 from urllib.parse import urlsplit
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 
 class RunEventError(Exception):
@@ -102,17 +102,9 @@ def load_events(path):
 
 
 def _write_events(path, events):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=".events.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"events": events}, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
+        write_atomic(path, json.dumps({"events": events}, indent=2, sort_keys=True) + "\n", make_dirs=False)
     except OSError as exc:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
         raise RunEventError(f"cannot write {path}: {exc}") from exc
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 
@@ -42,7 +43,7 @@ QUOTAS = {
 GPU_QUOTA_FAMILIES = ("g", "vt")
 
 
-class SpotCapacityError(AnsibleAWSError):
+class SpotCapacityError(GpuE2eAWSError):
     """The one error type of the spot preflight logic; the module catches it once."""
 
 
@@ -148,10 +149,7 @@ def summary(report, max_price):
 
 
 def _call(what, method, **kwargs):
-    try:
-        return method(aws_retry=True, **kwargs)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise SpotCapacityError(message=f"Failed to {what}", exception=exc) from exc
+    return aws_call(SpotCapacityError, what, method, **kwargs)
 
 
 def read_history(ec2, instance_types, zones, lookback_hours, product_descriptions, now):
@@ -208,14 +206,11 @@ def read_quota(quotas_client, kind):
 
 
 def read_nodegroup(eks, cluster_name, name):
-    try:
-        nodegroup = eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=name, aws_retry=True)["nodegroup"]
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return {"exists": False}
-        raise SpotCapacityError(message=f"Failed to describe node group {cluster_name}/{name}", exception=exc) from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise SpotCapacityError(message=f"Failed to describe node group {cluster_name}/{name}", exception=exc) from exc
+    found = aws_call(SpotCapacityError, f"describe node group {cluster_name}/{name}", eks.describe_nodegroup,
+                     missing="ResourceNotFoundException", clusterName=cluster_name, nodegroupName=name)
+    if found is None:
+        return {"exists": False}
+    nodegroup = found["nodegroup"]
     return {"exists": True, "capacity_type": nodegroup.get("capacityType"), "status": nodegroup.get("status"),
             "instance_types": nodegroup.get("instanceTypes") or []}
 

@@ -27,8 +27,10 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import eks_versions
@@ -56,17 +58,13 @@ LOG_GROUP_PREFIXES = ("/aws/eks/{cluster}/", "/aws/containerinsights/{cluster}/"
 GIB = 1024.0 ** 3
 
 
-class StackLeftoversError(AnsibleAWSError):
+class StackLeftoversError(GpuE2eAWSError):
     """The one error type of the scanner; the module catches it once."""
 
 
 def recorded_ids_from_files(paths):
     """Every EC2 id or ARN recorded in the given JSON files or glob patterns (see stack_records)."""
     return stack_records.recorded_ids_from_files(paths)
-
-
-def tags_to_dict(tag_list, key_name="Key", value_name="Value"):
-    return {t[key_name]: t.get(value_name, "") for t in tag_list or []}
 
 
 def parse_arn(arn):
@@ -118,10 +116,7 @@ class Scanner:
         return self._clients[service]
 
     def _call(self, what, func, **kwargs):
-        try:
-            return func(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise StackLeftoversError(message=f"Failed to {what}", exception=exc) from exc
+        return aws_call(StackLeftoversError, what, func, **kwargs)
 
     def _paginate(self, what, client, operation, **kwargs):
         try:
@@ -227,7 +222,7 @@ class Scanner:
     def scan_ec2(self):
         ec2 = self.client("ec2")
         for vpc in self._paginate("describe VPCs", ec2, "describe_vpcs")["Vpcs"]:
-            tags = tags_to_dict(vpc.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(vpc.get("Tags"))
             evidence = self.owner.evidence(tags, vpc["VpcId"])
             if evidence:
                 self.stack_vpcs.add(vpc["VpcId"])
@@ -259,7 +254,7 @@ class Scanner:
 
     def _in_vpc_scan(self, rtype, items, id_key, skip=None, attrs=None):
         for item in items:
-            tags = tags_to_dict(item.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(item.get("Tags"))
             rid = item[id_key]
             evidence = self.owner.evidence(tags, rid)
             vpc_id = item.get("VpcId") or next(
@@ -276,7 +271,7 @@ class Scanner:
                 continue
             self.nat_interfaces.update(
                 a["NetworkInterfaceId"] for a in nat.get("NatGatewayAddresses", []) if a.get("NetworkInterfaceId"))
-            tags = tags_to_dict(nat.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(nat.get("Tags"))
             rid = nat["NatGatewayId"]
             evidence = self.owner.evidence(tags, rid)
             if evidence:
@@ -289,7 +284,7 @@ class Scanner:
 
     def _scan_addresses(self, ec2):
         for address in self._call("describe Elastic IPs", ec2.describe_addresses).get("Addresses", []):
-            tags = tags_to_dict(address.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(address.get("Tags"))
             rid = address.get("AllocationId") or address.get("PublicIp")
             evidence = self.owner.evidence(tags, rid, address.get("PublicIp"))
             if evidence:
@@ -307,7 +302,7 @@ class Scanner:
         for reservation in reservations:
             for inst in reservation.get("Instances", []):
                 instances[inst["InstanceId"]] = inst
-                tags = tags_to_dict(inst.get("Tags"))
+                tags = boto3_tag_list_to_ansible_dict(inst.get("Tags"))
                 evidence = self.owner.evidence(tags, inst["InstanceId"])
                 itype = inst.get("InstanceType", "")
                 state = inst.get("State", {}).get("Name", "")
@@ -335,7 +330,7 @@ class Scanner:
         for vol in self._paginate("describe volumes", ec2, "describe_volumes")["Volumes"]:
             if vol.get("State") in GONE_VOLUME_STATES:
                 continue
-            tags = tags_to_dict(vol.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(vol.get("Tags"))
             evidence = self.owner.evidence(tags, vol["VolumeId"])
             if not evidence:
                 continue
@@ -348,7 +343,7 @@ class Scanner:
     def _scan_launch_templates(self, ec2):
         templates = self._paginate("describe launch templates", ec2, "describe_launch_templates")["LaunchTemplates"]
         for template in templates:
-            tags = tags_to_dict(template.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(template.get("Tags"))
             evidence = self.owner.evidence(tags, template["LaunchTemplateId"])
             if evidence:
                 self.add("ec2", "launch-template", template["LaunchTemplateId"], template.get("LaunchTemplateName"),
@@ -364,7 +359,7 @@ class Scanner:
             if (eni.get("InterfaceType") == "nat_gateway" or rid in self.nat_interfaces
                     or attachment.get("InstanceId") in instances):
                 continue
-            tags = tags_to_dict(eni.get("TagSet") or eni.get("Tags"))
+            tags = boto3_tag_list_to_ansible_dict(eni.get("TagSet") or eni.get("Tags"))
             description = eni.get("Description") or ""
             evidence = self.owner.evidence(tags, rid)
             if not evidence:
@@ -413,7 +408,7 @@ class Scanner:
             described = self._call("describe load balancer tags", elb.describe_tags,
                                    ResourceArns=arns[start:start + 20])
             for desc in described.get("TagDescriptions", []):
-                result[desc["ResourceArn"]] = tags_to_dict(desc.get("Tags"))
+                result[desc["ResourceArn"]] = boto3_tag_list_to_ansible_dict(desc.get("Tags"))
         return result
 
     def scan_elb(self):
@@ -427,7 +422,7 @@ class Scanner:
             described = self._call("describe classic load balancer tags", elb.describe_tags,
                                    LoadBalancerNames=names[start:start + 20])
             for desc in described.get("TagDescriptions", []):
-                tags[desc["LoadBalancerName"]] = tags_to_dict(desc.get("Tags"))
+                tags[desc["LoadBalancerName"]] = boto3_tag_list_to_ansible_dict(desc.get("Tags"))
         for lb in lbs:
             name = lb["LoadBalancerName"]
             evidence = self.owner.evidence(tags.get(name, {}), name)
@@ -446,8 +441,8 @@ class Scanner:
             name = role["RoleName"]
             if not name.startswith(self.prefix) and not self.records.has(role.get("Arn")):
                 continue  # the prefix narrows the listing; only the tag or a record is evidence
-            tags = tags_to_dict(self._paginate(f"list tags of role {name}", iam, "list_role_tags",
-                                               RoleName=name)["Tags"])
+            listed = self._paginate(f"list tags of role {name}", iam, "list_role_tags", RoleName=name)
+            tags = boto3_tag_list_to_ansible_dict(listed["Tags"])
             evidence = self.owner.evidence(tags, role.get("Arn"))
             if evidence:
                 trust = role.get("AssumeRolePolicyDocument") or {}
@@ -461,8 +456,8 @@ class Scanner:
             name = policy["PolicyName"]
             if not name.startswith(self.prefix) and not self.records.has(policy["Arn"]):
                 continue
-            tags = tags_to_dict(self._call(f"list tags of policy {name}", iam.list_policy_tags,
-                                           PolicyArn=policy["Arn"]).get("Tags"))
+            listed = self._call(f"list tags of policy {name}", iam.list_policy_tags, PolicyArn=policy["Arn"])
+            tags = boto3_tag_list_to_ansible_dict(listed.get("Tags"))
             evidence = self.owner.evidence(tags, policy["Arn"])
             if evidence:
                 self.add("iam", "policy", policy["Arn"], name, evidence, 0.0, "no charge")
@@ -471,7 +466,7 @@ class Scanner:
             arn = provider["Arn"]
             detail = self._call(f"get OIDC provider {arn}", iam.get_open_id_connect_provider,
                                 OpenIDConnectProviderArn=arn)
-            evidence = self.owner.evidence(tags_to_dict(detail.get("Tags")), arn)
+            evidence = self.owner.evidence(boto3_tag_list_to_ansible_dict(detail.get("Tags")), arn)
             if evidence:
                 self.add("iam", "oidc-provider", arn, detail.get("Url", ""), evidence, 0.0, "no charge")
 
@@ -480,8 +475,9 @@ class Scanner:
         ecr = self.client("ecr")
         for repo in self._paginate("describe ECR repositories", ecr, "describe_repositories")["repositories"]:
             name = repo["repositoryName"]
-            tags = tags_to_dict(self._call(f"list tags of repository {name}", ecr.list_tags_for_resource,
-                                           resourceArn=repo["repositoryArn"]).get("tags"))
+            listed = self._call(f"list tags of repository {name}", ecr.list_tags_for_resource,
+                                resourceArn=repo["repositoryArn"])
+            tags = boto3_tag_list_to_ansible_dict(listed.get("tags"))
             evidence = self.owner.evidence(tags, repo["repositoryArn"])
             if not evidence:
                 continue
@@ -505,7 +501,7 @@ class Scanner:
                 if exc.response.get("Error", {}).get("Code") not in ("NoSuchTagSet", "NoSuchBucket"):
                     raise StackLeftoversError(message=f"Failed to get tags of bucket {name}", exception=exc) from exc
                 tag_set = []
-            evidence = self.owner.evidence(tags_to_dict(tag_set), f"arn:aws:s3:::{name}")
+            evidence = self.owner.evidence(boto3_tag_list_to_ansible_dict(tag_set), f"arn:aws:s3:::{name}")
             if evidence:
                 self.add("s3", "bucket", name, name, evidence, 0.0,
                          f"storage ${self.prices['gb_month']['s3_standard']}/GB-month (size not scanned)")
@@ -559,7 +555,7 @@ class Scanner:
                 continue  # the per-service look-up saw it (or saw that it is gone)
             if (service, rtype, rid) in self.found or not self._still_exists(service, rtype, rid):
                 continue
-            name = tags_to_dict(mapping.get("Tags")).get("Name", rid)
+            name = boto3_tag_list_to_ansible_dict(mapping.get("Tags")).get("Name", rid)
             basis, per_day = "cost not estimated for this type", None
             if (service, rtype) == ("s3", "bucket"):
                 per_day = 0.0

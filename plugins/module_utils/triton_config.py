@@ -3,16 +3,31 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Triton model configuration (config.pbtxt): build, render and parse.
 
-The configuration is protobuf text format (Triton's ModelConfig message).
-``model_config()`` builds it as a plain dict, ``render()`` writes it in a
-stable order (so the file is byte-identical for identical inputs and the
-model stage is idempotent), ``parse()`` reads it back (and reads configs
-written by hand in the usual Triton style). Pure Python, no dependency.
+The configuration is protobuf text format of Triton's ModelConfig message, and Triton's own schema
+decides what is a field: ``parse()`` reads a file with protobuf's ``text_format`` into the
+``model_config_pb2.ModelConfig`` that tritonclient ships, and ``render()`` first loads the dict into that
+message, so an unknown or misspelt field (or enum value) is refused in both directions.
+``model_config()`` builds the configuration as a plain dict (repeated fields and maps as lists, enums
+by name), which is what every caller reads.
+
+``render()`` prints the validated dict itself rather than with ``text_format.MessageToString``:
+protobuf's printer leaves out fields at their zero value, and ``max_batch_size: 0`` (no batching) is
+written out for the reader, as in Triton's documentation. The order is stable, so identical inputs
+give a byte-identical file and the model stage stays idempotent.
 """
 
 from __future__ import annotations
 
 import re
+
+try:
+    from google.protobuf import text_format
+    from google.protobuf.descriptor import FieldDescriptor
+    from tritonclient.grpc import model_config_pb2
+
+    HAS_TRITON_SCHEMA = True
+except ImportError:  # pragma: no cover - exercised by ansible-test's import sanity test
+    HAS_TRITON_SCHEMA = False
 
 # Fields of ModelConfig (and its sub-messages) that are `repeated`: always lists after parse().
 REPEATED = frozenset(
@@ -101,8 +116,8 @@ def model_config(
                     {
                         "name": "tensorrt",
                         "parameters": [
-                            {"key": "precision_mode", "value": "FP16"},
                             {"key": "max_workspace_size_bytes", "value": "1073741824"},
+                            {"key": "precision_mode", "value": "FP16"},
                         ],
                     }
                 ]
@@ -114,6 +129,8 @@ def model_config(
         ]
     if parameters:
         config["parameters"] = config.get("parameters", []) + [dict(p) for p in parameters]
+    if "parameters" in config:  # a map in Triton's schema: ordered by key, as parse() reads it back
+        config["parameters"] = sorted(config["parameters"], key=lambda p: p["key"])
     return config
 
 
@@ -167,129 +184,117 @@ def _render_message(message, indent, top=False):
 
 
 def render(config):
-    """config.pbtxt text of a ModelConfig dict (stable: same dict, same bytes)."""
+    """config.pbtxt text of a ModelConfig dict (stable: same dict, same bytes), checked against Triton's schema."""
+    validate(config)
     return "\n".join(_render_message(config, 0, top=True)) + "\n"
 
 
-# --- parse ------------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<comment>\#[^\n]*)
-      | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
-      | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-      | (?P<punct>[{}\[\]:,;<>])
-    )""",
-    re.VERBOSE,
-)
+# --- schema: Triton's ModelConfig message ---------------------------------------------------
 
 
-def _tokenize(text):
-    tokens = []
-    pos = 0
-    text = text.rstrip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            bad = len(text) - len(text[pos:].lstrip())  # where the unexpected text starts
-            line = text.count("\n", 0, bad) + 1
-            raise TritonConfigError(f"config.pbtxt line {line}: unexpected text {text[bad:bad + 20]!r}")
-        pos = match.end()
-        kind = match.lastgroup
-        if kind == "comment":
-            continue
-        tokens.append((kind, match.group(kind), text.count("\n", 0, match.start()) + 1))
-    return tokens
+def _schema():
+    if not HAS_TRITON_SCHEMA:
+        raise TritonConfigError("config.pbtxt is read with Triton's schema: needs the Python libraries "
+                                "tritonclient[grpc] and protobuf")
+    return model_config_pb2.ModelConfig()
 
 
-def _unquote(token):
-    body = token[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+def _is_map(field):
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-class _Parser:
-    def __init__(self, text):
-        self.tokens = _tokenize(text)
-        self.pos = 0
+def _is_repeated(field):
+    is_repeated = getattr(field, "is_repeated", None)  # protobuf >= 6.31; `label` before
+    return is_repeated if is_repeated is not None else field.label == FieldDescriptor.LABEL_REPEATED
 
-    def peek(self):
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None, None)
 
-    def take(self, expected=None):
-        kind, value, line = self.peek()
-        if kind is None:
-            raise TritonConfigError("config.pbtxt ends too early")
-        if expected is not None and value != expected:
-            raise TritonConfigError(f"config.pbtxt line {line}: expected '{expected}', found '{value}'")
-        self.pos += 1
-        return kind, value, line
+def _set_scalar(field, value, where):
+    if field.enum_type is not None:
+        number = field.enum_type.values_by_name.get(str(value))
+        if number is None:
+            raise TritonConfigError(f"{where}: {value!r} is not a {field.enum_type.name} value")
+        return number.number
+    return value
 
-    def message(self, closing=None):
-        result = {}
-        while True:
-            kind, value, line = self.peek()
-            if kind is None:
-                if closing:
-                    raise TritonConfigError(f"config.pbtxt: missing '{closing}'")
-                return result
-            if value == closing:
-                self.take()
-                return result
-            if value in (",", ";"):
-                self.take()
-                continue
-            if kind != "ident":
-                raise TritonConfigError(f"config.pbtxt line {line}: expected a field name, found '{value}'")
-            self.take()
-            if self.peek()[1] == ":":
-                self.take()
-            field_value = self.value(value)
-            self._add(result, value, field_value)
 
-    @staticmethod
-    def _add(result, key, value):
-        if key in result:
-            if not isinstance(result[key], list) or key not in REPEATED:
-                result[key] = [result[key]] if not isinstance(result[key], list) else result[key]
-            result[key].extend(value if isinstance(value, list) else [value])
-        elif key in REPEATED and not isinstance(value, list):
-            result[key] = [value]
+def _fill(message, data, where="ModelConfig"):
+    """Load a config dict into a protobuf message; an unknown field or a wrong type is a TritonConfigError."""
+    if not isinstance(data, dict):
+        raise TritonConfigError(f"{where} must be a mapping, got {data!r}")
+    fields = message.DESCRIPTOR.fields_by_name
+    for key, value in data.items():
+        field = fields.get(key)
+        here = f"{where}.{key}"
+        if field is None:
+            raise TritonConfigError(f"{here}: {message.DESCRIPTOR.name} has no field {key!r} (Triton's schema)")
+        try:
+            if _is_map(field):
+                target = getattr(message, key)
+                value_field = field.message_type.fields_by_name["value"]
+                for entry in value if isinstance(value, list) else [value]:
+                    if value_field.message_type is not None:
+                        _fill(target[entry["key"]], entry.get("value") or {}, f"{here}[{entry['key']}]")
+                    else:
+                        target[entry["key"]] = _set_scalar(value_field, entry["value"], here)
+            elif _is_repeated(field):
+                items = value if isinstance(value, list) else [value]
+                if field.message_type is not None:
+                    for item in items:
+                        _fill(getattr(message, key).add(), item, here)
+                else:
+                    getattr(message, key).extend(_set_scalar(field, v, here) for v in items)
+            elif field.message_type is not None:
+                _fill(getattr(message, key), value, here)
+            else:
+                setattr(message, key, _set_scalar(field, value, here))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise TritonConfigError(f"{here}: {exc}") from exc
+    return message
+
+
+def _scalar_of(field, value):
+    if field.enum_type is not None:
+        return field.enum_type.values_by_number[value].name
+    return value
+
+
+def _to_dict(message):
+    """A parsed message as a dict: the fields set in it, repeated fields and maps as lists."""
+    result = {}
+    for field, value in message.ListFields():
+        if _is_map(field):
+            value_field = field.message_type.fields_by_name["value"]
+            result[field.name] = [
+                {"key": k, "value": _to_dict(v) if value_field.message_type is not None else _scalar_of(value_field, v)}
+                for k, v in sorted(value.items())]  # a protobuf map has no order: by key
+        elif _is_repeated(field):
+            result[field.name] = [_to_dict(v) if field.message_type is not None else _scalar_of(field, v)
+                                  for v in value]
+        elif field.message_type is not None:
+            result[field.name] = _to_dict(value)
         else:
-            result[key] = value
+            result[field.name] = _scalar_of(field, value)
+    return result
 
-    def value(self, key):
-        kind, value, line = self.take()
-        if value in ("{", "<"):
-            return self.message("}" if value == "{" else ">")
-        if value == "[":
-            items = []
-            while self.peek()[1] != "]":
-                if self.peek()[1] == ",":
-                    self.take()
-                    continue
-                items.append(self.value(key))
-            self.take("]")
-            return items
-        if kind == "string":
-            parts = [_unquote(value)]
-            while self.peek()[0] == "string":  # adjacent strings concatenate
-                parts.append(_unquote(self.take()[1]))
-            return "".join(parts)
-        if kind == "number":
-            return float(value) if any(c in value for c in ".eE") else int(value)
-        if kind == "ident":
-            if value in ("true", "True"):
-                return True
-            if value in ("false", "False"):
-                return False
-            return value
-        raise TritonConfigError(f"config.pbtxt line {line}: unexpected '{value}' for field '{key}'")
+
+def validate(config):
+    """The config as Triton's ModelConfig message; TritonConfigError names an unknown field or a bad value."""
+    return _fill(_schema(), config)
 
 
 def parse(text):
-    """Parse config.pbtxt text into a dict (repeated fields as lists)."""
-    return _Parser(text).message()
+    """Parse config.pbtxt text with Triton's schema into a dict (repeated fields as lists).
+
+    ``max_batch_size`` is always present (0, no batching, when the file leaves it out).
+    """
+    message = _schema()
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raise TritonConfigError(f"config.pbtxt: {exc}") from exc
+    config = _to_dict(message)
+    config.setdefault("max_batch_size", 0)
+    return config
 
 
 def io_signature(config):

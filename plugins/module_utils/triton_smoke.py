@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpu_e2e.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Logic of the triton_infer module: an inference smoke test through tritonclient (HTTP and gRPC).
+"""Logic of the triton_smoke module: an inference smoke test through tritonclient (HTTP and gRPC).
 
 The test is a list of steps (SmokeTest.steps); each returns the keys it adds
 to the result, so a new check is one more method and one more entry there.
@@ -25,6 +25,7 @@ import os
 import time
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
@@ -182,14 +183,6 @@ def softmax_top_k(row, k):
     return [{"index": int(i), "score": round(float(probs[i]), 6), "value": round(float(row[i]), 6)} for i in order]
 
 
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    index = min(len(ordered) - 1, max(0, int(round(q / 100.0 * (len(ordered) - 1)))))
-    return ordered[index]
-
-
 def packaged_config(params):
     """The packaged config.pbtxt as a dict, or None without a model repository."""
     repository = params.get("model_repository")
@@ -256,7 +249,7 @@ class SmokeTest:
     def __init__(self, params, client_factory=None, grpc_client_factory=None, clock=time.monotonic,
                  sleep=time.sleep):
         if missing_libraries():
-            raise SmokeTestError("triton_infer needs numpy and tritonclient[http,grpc] on the controller "
+            raise SmokeTestError("triton_smoke needs numpy and tritonclient[http,grpc] on the controller "
                                  "(pip install 'tritonclient[http,grpc]' numpy)")
         self.params = params
         self.url, ssl = normalize_url(params["url"])
@@ -417,7 +410,7 @@ class SmokeTest:
         return result, {
             "requests": len(latencies),
             "min": round(min(latencies), 3),
-            "p50": round(percentile(latencies, 50), 3),
+            "p50": round(float(np.percentile(latencies, 50, method="nearest")), 3),
             "max": round(max(latencies), 3),
             "mean": round(sum(latencies) / len(latencies), 3),
         }
@@ -543,13 +536,7 @@ class SmokeTest:
 
 
 def write_result(path, result):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
 def run_smoke_test(params, check_mode=False, client_factory=None, grpc_client_factory=None):

@@ -2,7 +2,7 @@
 
 The built-in EfficientNet-Lite0 (trained weights) is packaged three times into one repository: as is, with
 its labels.txt shuffled, and with config.pbtxt recording no normalisation (raw 0..255 pixels). One real
-tritonserver serves all three; triton_infer's logic must pass the first and fail the other two in one line.
+tritonserver serves all three; triton_smoke's logic must pass the first and fail the other two in one line.
 """
 
 from __future__ import annotations

@@ -239,8 +239,8 @@ def test_server_side_kpis_come_from_prometheus_when_it_runs(runtime, tmp_path):
     assert doc["missing"] == {}, doc["missing"]
 
 
-def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, repository, tmp_path):
-    """The loadtest role end to end (one 6 s smoke scenario): progress lines, files, and the gate."""
+def run_role(runtime, repository, tmp_path, **env):
+    """ansible-playbook of the loadtest role (one 6 s smoke scenario, an impossible SLO); (result, run_dir)."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- name: Run the loadtest role.\n  hosts: controller\n  gather_facts: false\n"
@@ -260,12 +260,18 @@ def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, reposito
         )["gpu_nodegroup_schedulability_instance_type_info"],
     }
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_CALLBACKS_ENABLED="gpu_e2e.platform.loadtest_progress", ANSIBLE_NOCOLOR="1")
+               ANSIBLE_CALLBACKS_ENABLED="gpu_e2e.platform.loadtest_progress", ANSIBLE_NOCOLOR="1", **env)
     bin_dir = os.path.dirname(sys.executable)
     result = subprocess.run(
         [os.path.join(bin_dir, "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
     )
+    return result, run_dir
+
+
+def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, repository, tmp_path):
+    """The loadtest role end to end (one 6 s smoke scenario): progress lines, files, and the gate."""
+    result, run_dir = run_role(runtime, repository, tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     assert "SLO gate failed" in out and "P95 latency (ms)" in out and "<= 0.001" in out, out[-3000:]
@@ -280,3 +286,22 @@ def test_role_fails_an_impossible_slo_with_the_violation_table(runtime, reposito
     events = [e["text"] for e in json.loads((run_dir / "events.json").read_text())["events"]]
     assert events[:2] == ["Load Test Start: smoke", "Load Test Stop: smoke"]
     assert any(text.startswith("SLO breach in smoke") for text in events)
+
+
+def test_with_the_json_stdout_callback_stdout_is_one_json_document(runtime, repository, tmp_path):
+    """How CI systems and AWX read a run: ANSIBLE_STDOUT_CALLBACK=json, the progress callback still enabled.
+
+    Fails when the progress callback prints beside a non-human stdout callback: its "[loadtest smoke]"
+    lines would come before the JSON document and json.loads would refuse stdout (checked by making
+    the callback print whatever the stdout callback is).
+    """
+    result, run_dir = run_role(runtime, repository, tmp_path, ANSIBLE_STDOUT_CALLBACK="json")
+    assert result.returncode != 0, result.stderr[-3000:]  # the impossible SLO fails the play, as above
+    doc = json.loads(result.stdout)  # the whole of stdout, nothing before or after
+    # The progress lines are there, inside the document (the progress module's results), not printed before it.
+    assert '"line": "[loadtest smoke]' in result.stdout
+    assert doc["plays"][0]["play"]["name"] == "Run the loadtest role."
+    names = [task["task"]["name"] for play in doc["plays"] for task in play["tasks"]]
+    assert any("SLO" in name for name in names), names
+    assert any(host.get("failures") for host in doc["stats"].values()), doc["stats"]
+    assert json.loads((run_dir / "kpis.json").read_text())["scenarios"]["smoke"]["client"]["requests"] > 0

@@ -1,4 +1,4 @@
-"""gpu_e2e.platform.run_event against a stub of Grafana's annotations API on a free loopback port.
+"""gpu_e2e.platform.run_events against a stub of Grafana's annotations API on a free loopback port.
 
 Exercises the real HTTP path (ansible.module_utils.urls.open_url): method, path, bearer token, JSON body,
 and that a refusing or unreachable Grafana never loses the event in events.json.

@@ -1,7 +1,7 @@
 """NVIDIA's tritonserver (the wheel `make setup` installs) with the collection's `onnxruntime` backend, for real.
 
 One server for the session (tests/integration/conftest.py, `tritonserver`), driven through tritonclient over
-HTTP and gRPC and through the triton_infer module's logic. What was once tested against a copy of Triton is
+HTTP and gRPC and through the triton_smoke module's logic. What was once tested against a copy of Triton is
 tested here against Triton itself: metadata, binary and JSON tensors, concurrent requests, Triton's own 400s,
 the metric counters, and a failing inference counted as a failure.
 """

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import dashboards
-from ansible_collections.gpu_e2e.platform.plugins.modules import grafana_dashboards as module
+from ansible_collections.gpu_e2e.platform.plugins.modules import dashboards as module
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 needs_promtool = pytest.mark.skipif(

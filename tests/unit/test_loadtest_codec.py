@@ -101,6 +101,24 @@ def test_percentile_of_an_empty_window_is_none():
     assert stage_stats.percentile({}, 0.95) is None
 
 
+def test_stage_percentiles_are_what_locusts_own_function_gives():
+    """Locust is imported in a subprocess: importing it gevent-patches the process (see stage_stats)."""
+    import os
+    import subprocess
+    import sys
+    import random
+
+    rng = random.Random(7)
+    cases = [({rng.randint(1, 400): rng.randint(1, 50) for _bucket in range(rng.randint(1, 30))}, fraction)
+             for _case in range(40) for fraction in (0.01, 0.5, 0.95, 0.99, 1.0)]
+    script = ("import json, sys\nfrom locust.stats import calculate_response_time_percentile as f\n"
+              "cases = json.load(sys.stdin)\n"
+              "print(json.dumps([f({int(k): v for k, v in h.items()}, sum(h.values()), q) for h, q in cases]))\n")
+    out = subprocess.run([sys.executable, "-c", script], input=json.dumps(cases), capture_output=True, text=True,
+                         check=True, timeout=120, env=dict(os.environ, PYTHONWARNINGS="ignore")).stdout
+    assert [stage_stats.percentile(h, q) for h, q in cases] == json.loads(out)
+
+
 def test_a_non_batching_model_with_a_dynamic_first_dimension_gets_the_batch_size():
     meta = {"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}], "outputs": []}
     body, headers, per_request = build_request(meta, batch_size=4, batched=False)

@@ -115,7 +115,7 @@ class FakePrometheus:
         self.up = up
         self.queries = []
 
-    def __call__(self, url, timeout=None):
+    def __call__(self, url, timeout=None, **kwargs):  # open_url's signature: headers, validate_certs...
         if not self.up:
             raise OSError("connection refused")
         parsed = urllib.parse.urlparse(url)

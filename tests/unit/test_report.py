@@ -13,7 +13,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import r
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import unit_economics
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import utilisation_column
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import load_run
-from ansible_collections.gpu_e2e.platform.plugins.modules import evidence_report
+from ansible_collections.gpu_e2e.platform.plugins.modules import evidence
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run" / "gpu-e2e" / "20261122T060000Z"
 SECTIONS = ["## Problem", "## Architecture", "## Run", "## KPIs", "## Cost", "## Teardown"]
@@ -155,7 +155,7 @@ def test_the_case_study_is_one_page_and_the_post_is_short(run_dir):
 
 def run_module(args):
     with patch_module_args(args), pytest.raises(SystemExit) as exited:
-        evidence_report.main()
+        evidence.main()
     return exited.value.code
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for gpu_e2e.platform.run_event and its logic (plugins/module_utils/run_events.py)."""
+"""Unit tests for gpu_e2e.platform.run_events and its logic (plugins/module_utils/run_events.py)."""
 
 import io
 import json
@@ -7,7 +7,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import run_events
-from ansible_collections.gpu_e2e.platform.plugins.modules import run_event
+from ansible_collections.gpu_e2e.platform.plugins.modules import run_events as run_events_module
 
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
 
@@ -176,9 +176,9 @@ def test_grafana_answer_without_id_is_a_failure(tmp_path):
 
 def run_module(args, monkeypatch, opener=None):
     if opener is not None:
-        monkeypatch.setattr(run_event, "open_url", opener)
+        monkeypatch.setattr(run_events_module, "open_url", opener)
     with patch_module_args(args), pytest.raises(SystemExit):
-        run_event.main()
+        run_events_module.main()
 
 
 def module_output(capsys):
@@ -222,7 +222,7 @@ def test_module_warns_when_grafana_fails(tmp_path, monkeypatch, capsys):
     }
     warnings = []
     # Where a warning ends up depends on what else the process has loaded; record it at the source.
-    monkeypatch.setattr(run_event.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    monkeypatch.setattr(run_events_module.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
     run_module(args, monkeypatch, opener=grafana)
     out = module_output(capsys)
     assert out["changed"] is True and out["posted"] is False

@@ -85,8 +85,9 @@ def test_parse_handwritten_config():
     assert config["output"][0]["dims"] == [1000]  # a single value of a repeated field is a list
     assert config["instance_group"] == [{"kind": "KIND_GPU", "count": 2, "gpus": [0]}]
     accel = config["optimization"]["execution_accelerators"]["gpu_execution_accelerator"][0]
-    assert accel["parameters"] == [{"key": "precision_mode", "value": "FP16"},
-                                   {"key": "max_workspace_size_bytes", "value": "1073741824"}]
+    # A protobuf map (Triton's schema) has no order: entries come back by key.
+    assert accel["parameters"] == [{"key": "max_workspace_size_bytes", "value": "1073741824"},
+                                   {"key": "precision_mode", "value": "FP16"}]
     assert config["parameters"] == [{"key": "intra_op_thread_count", "value": {"string_value": "2"}}]
 
 
@@ -102,3 +103,33 @@ def test_io_signature_adds_the_batch_dimension():
     assert outputs == [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}]
     strings = {"max_batch_size": 0, "input": [{"name": "s", "data_type": "TYPE_STRING", "dims": [1]}]}
     assert tc.io_signature(strings)[0] == [{"name": "s", "datatype": "BYTES", "shape": [1]}]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('name: "m"\nmax_batch_size: 8\ninstance_group [ { count: 1 kind: KIND_CPU } ]\ndynamic_batching { '
+     'max_queue_delay_microsecond: 100 }\n', "max_queue_delay_microsecond"),
+    ('name: "m"\ninput [ { name: "x" data_typ: TYPE_FP32 dims: [ 1 ] } ]\n', "data_typ"),
+    ('name: "m"\ninput [ { name: "x" data_type: TYPE_FP33 dims: [ 1 ] } ]\n', "TYPE_FP33"),
+])
+def test_triton_schema_rejects_a_misspelt_field_or_value_in_a_file(text, message):
+    """The hand-written parser this replaced accepted any field name; Triton's ModelConfig does not."""
+    with pytest.raises(tc.TritonConfigError, match=message):
+        tc.parse(text)
+
+
+def test_a_misspelt_field_is_refused_before_anything_is_written():
+    config = tc.model_config("m", INPUTS, OUTPUTS)
+    config["dynamic_batching"]["max_queue_delay_microsecond"] = config["dynamic_batching"].pop(
+        "max_queue_delay_microseconds")
+    with pytest.raises(tc.TritonConfigError, match="no field 'max_queue_delay_microsecond'"):
+        tc.render(config)
+    config = tc.model_config("m", INPUTS, OUTPUTS, max_batch_size=0)
+    config["instance_group"][0]["kind"] = "KIND_TPU"
+    with pytest.raises(tc.TritonConfigError, match="KIND_TPU"):
+        tc.render(config)
+
+
+def test_tensorrt_parameters_round_trip():
+    config = tc.model_config("m", INPUTS, OUTPUTS, instance_kind="KIND_GPU", tensorrt_fp16=True,
+                             parameters=[{"key": "a_key", "value": {"string_value": "x"}}], intra_op_threads=2)
+    assert tc.parse(tc.render(config)) == config

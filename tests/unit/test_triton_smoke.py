@@ -1,4 +1,4 @@
-"""The smoke-test logic of triton_infer (plugins/module_utils/triton_smoke.py), with a fake tritonclient."""
+"""The smoke-test logic of triton_smoke (plugins/module_utils/triton_smoke.py), with a fake tritonclient."""
 
 import json
 

@@ -22,7 +22,12 @@ def snapshot(entry, now):
 
 
 def percentile(histogram, fraction):
-    """Percentile of a {rounded ms: count} histogram, as Locust computes it."""
+    """Percentile of a {rounded ms: count} histogram, as Locust computes it; None for an empty window.
+
+    Not locust.stats.calculate_response_time_percentile itself: importing locust gevent-patches the whole
+    process that imports this module (the unit tests' too, where ssl is already imported and then breaks).
+    tests/unit/test_loadtest_codec.py checks this against Locust's function in a subprocess.
+    """
     total = sum(histogram.values())
     if total <= 0:
         return None

@@ -3,7 +3,7 @@
 
 DOCUMENTATION = r"""
 ---
-module: run_event
+module: run_events
 short_description: Record a run event in events.json and optionally as a Grafana annotation
 version_added: 1.0.0
 description:
@@ -74,13 +74,13 @@ seealso:
 
 EXAMPLES = r"""
 - name: Record the start of the smoke scenario.
-  gpu_e2e.platform.run_event:
+  gpu_e2e.platform.run_events:
     events_file: "{{ run_dir }}/events.json"
     text: "Load Test Start: smoke"
     tags: [loadtest, smoke, start]
 
 - name: Record the smoke scenario's window and post it to Grafana.
-  gpu_e2e.platform.run_event:
+  gpu_e2e.platform.run_events:
     events_file: "{{ run_dir }}/events.json"
     text: "Load Test Stop: smoke"
     tags: [loadtest, smoke, stop]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: triton_infer
+module: triton_smoke
 short_description: Inference smoke test of a Triton server through tritonclient, over HTTP and gRPC
 version_added: 0.1.0
 description:
@@ -131,7 +131,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Smoke-test the served model and record smoke.json.
-  gpu_e2e.platform.triton_infer:
+  gpu_e2e.platform.triton_smoke:
     url: 127.0.0.1:8000
     grpc_url: 127.0.0.1:8001
     model_name: mobilenetv2

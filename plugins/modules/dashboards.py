@@ -3,7 +3,7 @@
 
 DOCUMENTATION = r"""
 ---
-module: grafana_dashboards
+module: dashboards
 short_description: Render the collection's Grafana dashboards (GPU, Inference, Cluster) as JSON and ConfigMaps
 version_added: 1.0.0
 description:
@@ -38,7 +38,7 @@ options:
   annotation_tags:
     description:
       - Grafana annotations carrying any of these tags are shown on every dashboard (the run events posted by
-        M(gpu_e2e.platform.run_event)). Empty shows only the built-in dashboard annotations.
+        M(gpu_e2e.platform.run_events)). Empty shows only the built-in dashboard annotations.
     type: list
     elements: str
     default: []
@@ -56,7 +56,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Render the dashboards into the run directory, and as ConfigMaps for the Grafana sidecar.
-  gpu_e2e.platform.grafana_dashboards:
+  gpu_e2e.platform.dashboards:
     dest: "{{ run_dir }}/dashboards"
     configmap_file: "{{ run_dir }}/k8s/observability-dashboards.yaml"
     configmap_namespace: monitoring

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: evidence_report
+module: evidence
 short_description: Render a document of the evidence pack from a run directory
 version_added: 0.1.0
 description:
@@ -51,7 +51,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Write the run's report.
-  gpu_e2e.platform.evidence_report:
+  gpu_e2e.platform.evidence:
     document: report
     run_dir: "{{ run_dir }}"
     dest: "{{ run_dir }}/report.md"
