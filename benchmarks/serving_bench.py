@@ -537,10 +537,16 @@ def sweep_markdown(date, architecture, machine_info, phase, rounds, results):
     if not completed:
         return "\n".join([*lines, "", "- No setting completed.", ""])
     best = max(completed, key=lambda item: item[1]["summary"]["throughput_ratio"])
+    fastest = max(completed, key=lambda item: float(np.median(
+        [r[f"served_{s_top(item[1])}"]["throughput"] for r in item[1]["rounds"]])))
+    raw = [r["raw_parallel"]["throughput"] for _setting, result in completed for r in result["rounds"]]
     lines += [
         "",
         f"- Highest ratio to raw on both cores: **{best[0]['label']}** "
         f"({best[1]['summary']['throughput_ratio']:.2f}); must reach >= {GOAL_RATIO}, aim >= {AIM_RATIO}.",
+        f"- Highest served throughput at saturation: **{fastest[0]['label']}**.",
+        f"- Raw onnxruntime on both cores across the sweep: {min(raw):.0f}-{max(raw):.0f} inf/s. When that range is "
+        "wide the machine was busy with other work, and a ratio moves with the raw round as much as with the server.",
         "",
     ]
     return "\n".join(lines)
