@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import shutil
+import time
 
 import numpy as np
 import onnxruntime as ort
@@ -119,8 +120,14 @@ def failure_counted(server, model="odd"):
     successes = server.metric("nv_inference_request_success", model)
     with pytest.raises(InferenceServerException) as caught:
         infer_http(server, model, "x", np.ones((1, 3), dtype=np.float32)).as_numpy("y")
-    return (str(caught.value), server.metric("nv_inference_request_failure", model, reason="BACKEND") - failures,
-            server.metric("nv_inference_request_success", model) - successes)
+    # Triton counts a request after it has sent the response: wait (bounded) until one of the two counters moved.
+    deadline = time.monotonic() + 10
+    while True:
+        failed = server.metric("nv_inference_request_failure", model, reason="BACKEND") - failures
+        succeeded = server.metric("nv_inference_request_success", model) - successes
+        if failed + succeeded or time.monotonic() > deadline:
+            return str(caught.value), failed, succeeded
+        time.sleep(0.05)
 
 
 def test_a_failing_inference_is_counted_as_a_failure_and_the_client_gets_an_error(tritonserver):
