@@ -93,6 +93,8 @@ CASES = [
     ("budget-email", ["bootstrap_budget_email=nobody"], "bootstrap_budget_email", "not an email address", "static"),
     ("emulator-port-is-triton", ["aws_emulator_port=18000", "triton_http_port=18000"], "aws_emulator_port",
      "collides with", "static"),
+    ("gpu-type-without-gpu", ['{"gpu_nodegroup_instance_types": ["m5.large"]}'], "gpu_nodegroup_instance_types",
+     "m5.large has no NVIDIA GPU", "aws"),
     ("log-type-unknown", ['{"eks_cluster_log_types": ["api", "kubelet"]}'], "eks_cluster_log_types",
      "Got no match for: kubelet (roles/eks/meta/argument_specs.yml)", "static"),
 ]
