@@ -161,7 +161,8 @@ def report(eks, errors, version, on):
     """What the module returns: the calendar, its source, the version's support and the newest standard one."""
     found = read_calendar(eks, errors)
     calendar = {v: tuple(d) for v, d in found["calendar"].items()} if found["source"] == "api" else None
-    result = dict(found, newest_standard=newest_in_standard_support(on, calendar or CALENDAR), on=_date(on).isoformat())
+    result = dict(found, newest_standard=newest_in_standard_support(on, calendar or CALENDAR),
+                  judged_on=_date(on).isoformat())
     if version:
         result["support"] = support(version, on, calendar)
     return result

@@ -57,7 +57,7 @@ calendar:
   returned: always
   type: dict
   sample: {"1.35": ["2027-03-27", "2028-03-27"]}
-on:
+judged_on:
   description: The date the version was judged on (UTC).
   returned: always
   type: str

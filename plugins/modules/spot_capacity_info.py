@@ -135,14 +135,14 @@ instance_gpus:
   type: dict
   sample: {"g4dn.xlarge": [{"Name": "T4", "Manufacturer": "NVIDIA", "Count": 1}]}
 not_gpu:
-  description: The instance types without an NVIDIA GPU. A GPU node group cannot use them; O(problems) names them.
+  description: The instance types without an NVIDIA GPU. A GPU node group cannot use them; RV(problems) names them.
   returned: always
   type: list
   elements: str
   sample: ["m5.large"]
 dropped:
   description: The instance types left out of the node group, each with the reason (over O(max_price) in some AZ,
-    no spot price, not offered in some AZ). Only when none is left is that one of the O(problems).
+    no spot price, not offered in some AZ). Only when none is left is that one of the RV(problems).
   returned: always
   type: dict
   sample: {"g5.xlarge": "g5.xlarge spot price above the cap of $0.3000/h in 1 of 2 AZs (g5.xlarge us-east-1a
