@@ -10,15 +10,24 @@ group is created, from the spot price history. This logic reads:
 
 * the current spot price of every instance type in every AZ of interest (the
   newest ``DescribeSpotPriceHistory`` entry per type and AZ);
-* where each type is offered (``DescribeInstanceTypeOfferings``) and its vCPUs
-  (``DescribeInstanceTypes``);
+* where each type is offered (``DescribeInstanceTypeOfferings``), its vCPUs and
+  its GPUs (``DescribeInstanceTypes``);
 * the vCPU quota of spot (or on-demand) G and VT instances from Service
   Quotas, when Service Quotas answers; otherwise the quota is reported as not
   checked, with the reason;
 
-and ``evaluate()`` turns them into problems (price above the cap in any AZ,
-no price, not offered, quota too small). Any AZ counts: capacity-optimized
-allocation may launch in the most expensive one.
+``screen()`` drops the types that are over the cap in any AZ, have no price or
+are not offered in a chosen AZ (any AZ counts: capacity-optimized allocation may
+launch in the most expensive one), naming each with its reason, and
+``evaluate()`` turns the rest into problems: a type without an NVIDIA GPU, no
+type left, a quota too small for the largest type left.
+
+The emulator (moto 5.2.5) describes g4dn.xlarge (T4), g5.xlarge (A10G) and
+g6.xlarge (L4) with one NVIDIA GPU and 4 vCPUs each, and m5.large with no
+``GpuInfo`` at all; it offers all three in every us-east-1 AZ except
+us-east-1e. Its own spot price history is 0.00001 for every type with a 2006
+timestamp and product "Linux/UNIX (Amazon VPC)" whatever is asked (the
+stack's emulator replaces it with a price table, see roles/bootstrap).
 """
 
 from __future__ import annotations
@@ -87,33 +96,64 @@ def fmt_price(value):
     return f"${value:.4f}/h"
 
 
-def evaluate(report, max_price, max_size, capacity="spot"):
-    """Problems that must stop the node group, as sentences; empty when it may go ahead.
+def gpu_label(gpus):
+    """'1 x NVIDIA T4' from a describe_instance_types GpuInfo.Gpus list; '' when there is none."""
+    return ", ".join(f"{g.get('Count', 1)} x {g.get('Manufacturer', '?')} {g.get('Name', '?')}" for g in gpus or [])
 
-    report: what gather() returns. max_price: cap in USD/h (None or 0 = no cap).
+
+def non_gpu_types(report):
+    """Types without an NVIDIA GPU, by describe_instance_types (a GPU node group needs one on every node)."""
+    gpus = report.get("instance_gpus") or {}
+    return [t for t in report["instance_types"]
+            if not any(str(g.get("Manufacturer", "")).upper() == "NVIDIA" for g in gpus.get(t) or [])]
+
+
+def screen(report, max_price, capacity="spot"):
+    """Split the types into the usable ones and the dropped ones, with the reason for each drop.
+
+    A type is dropped when it is not offered in some chosen AZ, has no spot price in some AZ where it is
+    offered, or (spot, with a cap) its current price is above the cap in any AZ: capacity-optimized
+    allocation may launch it in the dearest one. Returns ({type: reason}, [usable types in order]).
     """
-    problems = []
     types, zones = report["instance_types"], report["availability_zones"]
     offered = report["offered"]
+    dropped = {}
     for itype in types:
         missing = [z for z in zones if z not in offered.get(itype, [])]
         if missing:
-            problems.append(f"{itype} is not offered in {', '.join(missing)} of {report['region']}")
-    if capacity == "spot":
-        rows = report["prices"]
-        seen = {(r["instance_type"], r["availability_zone"]) for r in rows}
-        no_price = [f"{t} in {z}" for t in types for z in zones if (t, z) not in seen and z in offered.get(t, [])]
+            dropped[itype] = f"{itype} is not offered in {', '.join(missing)} of {report['region']}"
+            continue
+        if capacity != "spot":
+            continue
+        rows = [r for r in report["prices"] if r["instance_type"] == itype]
+        seen = {r["availability_zone"] for r in rows}
+        no_price = [z for z in zones if z not in seen]
         if no_price:
-            problems.append(f"no spot price history for {', '.join(no_price)}")
-        if max_price:
-            above = [r for r in rows if r["price"] > max_price]
-            if above:
-                listing = ", ".join(f"{r['instance_type']} {r['availability_zone']} {fmt_price(r['price'])}"
-                                    for r in rows)
-                problems.append(
-                    f"spot price above the cap of {fmt_price(max_price)} in {len(above)} of {len(rows)} "
-                    f"type/AZ pairs; prices seen: {listing}"
-                )
+            dropped[itype] = f"no spot price history for {itype} in {', '.join(no_price)}"
+            continue
+        above = [r for r in rows if max_price and r["price"] > max_price]
+        if above:
+            listing = ", ".join(f"{itype} {r['availability_zone']} {fmt_price(r['price'])}" for r in rows)
+            dropped[itype] = (f"{itype} spot price above the cap of {fmt_price(max_price)} in {len(above)} of "
+                              f"{len(rows)} AZs ({listing})")
+    return dropped, [t for t in types if t not in dropped]
+
+
+def evaluate(report, max_price, max_size, capacity="spot"):
+    """Problems that must stop the node group, as sentences; empty when it may go ahead.
+
+    report: what gather() returns. max_price: cap in USD/h (None or 0 = no cap). Types that fail the
+    price or offering check are dropped (see screen()); only when none is left is that a problem. A type
+    without an NVIDIA GPU is always a problem.
+    """
+    not_gpu = non_gpu_types(report)
+    if not_gpu:
+        return [f"{t} has no NVIDIA GPU (describe_instance_types)" for t in not_gpu]
+    dropped, usable = screen(report, max_price, capacity)
+    problems = []
+    if not usable:
+        problems.append(f"no instance type is left: {'; '.join(dropped.values())}")
+    types = usable or report["instance_types"]
     quota = report["quotas"].get(capacity) or {}
     needed = vcpus_needed(report["instance_vcpus"], types, max_size)
     if quota.get("checked") and needed is not None and quota["value"] < needed:
@@ -132,6 +172,8 @@ def summary(report, max_price):
         prices = [r["price"] for r in report["prices"] if r["instance_type"] == itype]
         on_demand = aws_prices.on_demand_hourly(itype)
         od_text = f", on-demand {fmt_price(on_demand)}" if on_demand else ""
+        gpu = gpu_label((report.get("instance_gpus") or {}).get(itype))
+        od_text = (f", {gpu}" if gpu else ", no GPU") + od_text
         if prices:
             lines.append(f"{itype}: spot {fmt_price(min(prices))}-{fmt_price(max(prices))} across "
                          f"{len(prices)} AZ(s){od_text}" + (f", cap {fmt_price(max_price)}" if max_price else ""))
@@ -185,10 +227,13 @@ def read_offerings(ec2, instance_types):
         kwargs["NextToken"] = page["NextToken"]
 
 
-def read_vcpus(ec2, instance_types):
+def read_instance_types(ec2, instance_types):
+    """({type: default vCPUs}, {type: GpuInfo.Gpus list}) from DescribeInstanceTypes (unknown types raise)."""
     answer = _call(f"describe instance types {', '.join(instance_types)}", ec2.describe_instance_types,
                    InstanceTypes=list(instance_types))
-    return {t["InstanceType"]: t["VCpuInfo"]["DefaultVCpus"] for t in answer.get("InstanceTypes") or []}
+    entries = answer.get("InstanceTypes") or []
+    return ({t["InstanceType"]: t["VCpuInfo"]["DefaultVCpus"] for t in entries},
+            {t["InstanceType"]: (t.get("GpuInfo") or {}).get("Gpus") or [] for t in entries})
 
 
 def read_quota(quotas_client, kind):
@@ -225,7 +270,7 @@ def gather(client, params, region, now=None):
     zones = sorted(set(params.get("availability_zones") or []))
     now = now or datetime.datetime.now(datetime.timezone.utc)
     ec2 = client("ec2")
-    vcpus = read_vcpus(ec2, types)
+    vcpus, gpus = read_instance_types(ec2, types)
     offered = read_offerings(ec2, types)
     if not zones:
         zones = sorted({z for azs in offered.values() for z in azs})
@@ -237,6 +282,7 @@ def gather(client, params, region, now=None):
         "prices": price_rows(latest_prices(history, types, zones)),
         "offered": offered,
         "instance_vcpus": vcpus,
+        "instance_gpus": gpus,
         "quotas": {},
     }
     if params["check_quota"] and any(family_uses_gpu_quota(t) for t in types):

@@ -199,10 +199,12 @@ class Scanner:
                 continue
             capacity = ng.get("capacityType", "ON_DEMAND")
             itypes = ng.get("instanceTypes") or []
-            itype = itypes[0] if itypes else ""
             desired = (ng.get("scalingConfig") or {}).get("desiredSize", 0) or 0
             price_of = aws_prices.spot_hourly if capacity == "SPOT" else aws_prices.on_demand_hourly
-            hourly = price_of(itype, self.prices)
+            # A diversified group may launch any of its types: price the dearest known one (an upper bound).
+            priced = [(price_of(t, self.prices), t) for t in itypes]
+            known = [p for p in priced if p[0] is not None]
+            hourly, itype = max(known) if known and len(known) == len(priced) else (None, itypes[0] if itypes else "")
             self.add("eks", "nodegroup", f"{cluster_name}/{name}", name, evidence, None, "", state=ng.get("status", ""),
                      cluster=cluster_name, desired=desired, capacity=capacity, instance_type=itype, hourly=hourly)
 

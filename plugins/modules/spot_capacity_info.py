@@ -12,7 +12,7 @@ short_description: Spot prices, offerings and G/VT vCPU quotas for a GPU node gr
 version_added: 0.1.0
 description:
   - Reads the current spot price of each instance type in each availability zone (the newest entry of the spot
-    price history), where each type is offered, its vCPUs, and the spot and on-demand G and VT vCPU quotas from
+    price history), where each type is offered, its vCPUs and GPUs, and the spot and on-demand G and VT vCPU quotas from
     Service Quotas.
   - When Service Quotas does not answer (for example C(NoSuchResourceException) on the local emulator), the quota
     is reported with C(checked=false) and the reason, and the module goes on.
@@ -20,6 +20,9 @@ description:
     caller to stop on. The module itself never fails because of a problem and never reports changed.
   - EKS managed node groups cannot cap the spot price; a cap has to be enforced before the node group exists, which
     is what this check is for. Any AZ above the cap counts, because capacity-optimized allocation may launch there.
+  - Every type is checked in every AZ. A type over the cap, without a price, or not offered in some AZ is dropped
+    and named in RV(dropped); RV(usable_instance_types) is what is left. Only when nothing is left, or a type has no
+    NVIDIA GPU (RV(not_gpu), from C(DescribeInstanceTypes)), is that a problem.
 author:
   - gpu_e2e platform team (@gpu-e2e)
 options:
@@ -47,7 +50,8 @@ options:
     type: bool
     default: true
   max_price:
-    description: Spot price cap in USD per hour. A current price above it in any AZ is a problem. Omit for no cap.
+    description: Spot price cap in USD per hour. A type whose current price is above it in any AZ is dropped. Omit for
+      no cap.
     type: float
   max_size:
     description: Maximum size of the node group, to compare the vCPUs it may need with the quota.
@@ -77,7 +81,7 @@ notes:
 EXAMPLES = r"""
 - name: Check spot prices and quota before the GPU node group is created.
   gpu_e2e.platform.spot_capacity_info:
-    instance_types: [g4dn.xlarge]
+    instance_types: [g4dn.xlarge, g5.xlarge, g6.xlarge]
     availability_zones: [us-east-1a, us-east-1b]
     max_price: 0.30
     max_size: 2
@@ -124,6 +128,31 @@ instance_vcpus:
   returned: always
   type: dict
   sample: {"g4dn.xlarge": 4}
+instance_gpus:
+  description: The GPUs of each instance type, as C(DescribeInstanceTypes) lists them in C(GpuInfo.Gpus); empty for a
+    type without a GPU.
+  returned: always
+  type: dict
+  sample: {"g4dn.xlarge": [{"Name": "T4", "Manufacturer": "NVIDIA", "Count": 1}]}
+not_gpu:
+  description: The instance types without an NVIDIA GPU. A GPU node group cannot use them; RV(problems) names them.
+  returned: always
+  type: list
+  elements: str
+  sample: ["m5.large"]
+dropped:
+  description: The instance types left out of the node group, each with the reason (over O(max_price) in some AZ,
+    no spot price, not offered in some AZ). Only when none is left is that one of the RV(problems).
+  returned: always
+  type: dict
+  sample: {"g5.xlarge": "g5.xlarge spot price above the cap of $0.3000/h in 1 of 2 AZs (g5.xlarge us-east-1a
+           $0.4124/h, g5.xlarge us-east-1b $0.2900/h)"}
+usable_instance_types:
+  description: The instance types that passed, in the order given; the node group's instance types.
+  returned: always
+  type: list
+  elements: str
+  sample: ["g4dn.xlarge", "g6.xlarge"]
 quotas:
   description: G and VT vCPU quotas, keyed C(spot) and C(on_demand); C(checked=false) with a C(reason) when
     Service Quotas did not answer. Empty when O(check_quota=false) or no G/VT type is checked.
@@ -157,6 +186,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import SpotCapacityError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import evaluate
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import gather
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import non_gpu_types
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import screen
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.spot_capacity_info import summary
 
 
@@ -185,6 +216,10 @@ def main():
         report = gather(client, module.params, module.region)
     except SpotCapacityError as exc:
         module.fail_json_aws_error(exc)
+    report["not_gpu"] = non_gpu_types(report)
+    dropped, usable = screen(report, module.params["max_price"], module.params["capacity_type"])
+    report["dropped"] = dropped
+    report["usable_instance_types"] = [] if report["not_gpu"] else usable
     report["problems"] = evaluate(report, module.params["max_price"], module.params["max_size"],
                                   module.params["capacity_type"])
     report["summary"] = summary(report, module.params["max_price"])

@@ -16,6 +16,9 @@ not name model_bucket_name); with the assert of roles/vpc/tasks/preflight_aws.ym
 failed (the run reached the spot check, whose line does not name vpc_azs); with the load-target task of
 roles/loadtest/tasks/preflight_create.yml removed, `load-target-not-ours` failed on the time bound: the run went
 through the stages and started Locust (against 127.0.0.2:9, a loopback address nothing listens on).
+`gpu-type-without-gpu` stands on the NVIDIA-GPU check of plugins/module_utils/spot_capacity_info.py (its unit
+tests turn red without it); without that check m5.large (cheap, offered in every AZ) passes the spot check and the run
+goes on to create the stack.
 
 The load target is only ever tested with loopback addresses (127.0.0.0/8) that are not the stack's.
 """
@@ -93,6 +96,8 @@ CASES = [
     ("budget-email", ["bootstrap_budget_email=nobody"], "bootstrap_budget_email", "not an email address", "static"),
     ("emulator-port-is-triton", ["aws_emulator_port=18000", "triton_http_port=18000"], "aws_emulator_port",
      "collides with", "static"),
+    ("gpu-type-without-gpu", ['{"gpu_nodegroup_instance_types": ["m5.large"]}'], "gpu_nodegroup_instance_types",
+     "m5.large has no NVIDIA GPU", "aws"),
     ("log-type-unknown", ['{"eks_cluster_log_types": ["api", "kubelet"]}'], "eks_cluster_log_types",
      "Got no match for: kubelet (roles/eks/meta/argument_specs.yml)", "static"),
 ]

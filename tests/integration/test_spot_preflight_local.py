@@ -38,7 +38,8 @@ def test_price_above_the_cap_stops_before_the_node_group_then_fallback_is_on_dem
     playbook = tmp_path / "stages.yml"
     playbook.write_text("---\n" + STAGES + "\n")
     prices = tmp_path / "spot-prices.json"
-    prices.write_text(json.dumps({"g4dn.xlarge": 0.99}))
+    # Every default type above the cap: a type under it would simply be left (the others dropped, named).
+    prices.write_text(json.dumps({"g4dn.xlarge": 0.99, "g5.xlarge": 0.98, "g6.xlarge": 0.97}))
     extra = [*isolated_stack["extra"], "-e", f"bootstrap_emulator_spot_prices_file={prices}",
              "-e", "gpu_nodegroup_spot_max_price=0.30"]
     stack, port = isolated_stack["stack"], isolated_stack["port"]
@@ -47,8 +48,9 @@ def test_price_above_the_cap_stops_before_the_node_group_then_fallback_is_on_dem
     assert stopped.returncode != 0
     out = " ".join(stopped.stdout.split())  # the message is folded over lines
     assert f"GPU node group {stack}-gpu not created (SPOT)" in out
-    assert "spot price above the cap of $0.3000/h in 2 of 2 type/AZ pairs" in out
+    assert "no instance type is left: g4dn.xlarge spot price above the cap of $0.3000/h in 2 of 2 AZs" in out
     assert "g4dn.xlarge us-east-1a $0.9900/h" in out and "g4dn.xlarge us-east-1b $0.9900/h" in out
+    assert "g5.xlarge us-east-1b $0.9800/h" in out and "g6.xlarge us-east-1a $0.9700/h" in out
     assert "gpu_nodegroup_on_demand_fallback=true" in out
     # The refusal may come from preflight's read-only checks, which stop the emulator this run started:
     # then nothing of the stack exists at all. Otherwise the emulator answers and holds no node group.
@@ -62,6 +64,7 @@ def test_price_above_the_cap_stops_before_the_node_group_then_fallback_is_on_dem
     assert "FALLBACK: spot failed the check" in fallback.stdout
     nodegroup = nodegroups(port, stack)[f"{stack}-gpu"]  # beside the system node group
     assert nodegroup["capacityType"] == "ON_DEMAND"
+    assert nodegroup["instanceTypes"] == ["g4dn.xlarge", "g5.xlarge", "g6.xlarge"]
     assert nodegroup["labels"] == {"accelerator": "nvidia"}
     assert nodegroup["taints"] == [{"key": "gpu", "value": "true", "effect": "NO_SCHEDULE"}]
 

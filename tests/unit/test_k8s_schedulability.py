@@ -406,3 +406,44 @@ def test_the_rendered_adapter_serves_the_metric_of_tritons_hpa(types):
     assert result["schedulable"], result["failures"]
     assert result["hpas"][0]["api"] == "custom.metrics.k8s.io"
     assert "nv_inference_queue_duration_us" in values["rules"]["custom"][0]["seriesQuery"]
+
+
+def test_an_hpa_max_above_the_gpus_of_the_gpu_group_at_max_size_fails_in_one_line(types):
+    """Each Triton replica needs a GPU: maxReplicas 3 on a 2-node, 1-GPU-per-node group cannot fit.
+
+    Removing the HPA's maxReplicas from prove() (replicas then stay at 1) turns this red."""
+    triton = deployment("triton", replicas=1, requests={"cpu": "1", "memory": "2Gi", "nvidia.com/gpu": "1"},
+                        node_selector={"accelerator": "nvidia"}, tolerations=GPU_TOLERATIONS)
+    triton[1]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] = {"nvidia.com/gpu": "1"}
+
+    def hpa(max_replicas):
+        return ("hpa.yaml", {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "triton", "namespace": "apps"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "triton"},
+                     "minReplicas": 1, "maxReplicas": max_replicas,
+                     "metrics": [{"type": "Resource", "resource": {
+                         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]}})
+
+    plan = groups(types, SYSTEM_GROUP, GPU_GROUP)
+    result = ks.prove(system() + [triton, hpa(3)], plan, metric_apis=["metrics.k8s.io"])
+    lines = [f for f in result["failures"] if "apps/triton" in f]
+    assert len(lines) == 1 and "\n" not in lines[0], result["failures"]
+    assert lines[0].startswith("Deployment apps/triton: only 2 of 3 replicas fit"), lines[0]
+    assert verdict(result, "triton")["replicas"] == 3
+    assert ks.prove(system() + [triton, hpa(2)], plan, metric_apis=["metrics.k8s.io"])["schedulable"]
+
+
+def test_the_alb_controllers_rendered_values_are_proven_on_the_system_group(types):
+    """The values roles/triton renders for the ALB controller: 2 replicas, no toleration of the GPU taint."""
+    values = {"clusterName": "gpu-e2e", "region": "us-east-1", "vpcId": "vpc-1", "defaultTags": {"stack": "gpu-e2e"},
+              "serviceAccount": {"create": True, "name": "aws-load-balancer-controller"}}
+    docs = system() + charts_documents([{"chart": "aws-load-balancer-controller",
+                                         "release": "aws-load-balancer-controller",
+                                         "namespace": "kube-system", "values": values}])
+    only_gpu = ks.prove(docs, groups(types, GPU_GROUP))
+    assert any(f.startswith("Deployment kube-system/aws-load-balancer-controller: taint gpu=true:NoSchedule")
+               for f in only_gpu["failures"]), only_gpu["failures"]
+    both = ks.prove(docs, groups(types, SYSTEM_GROUP, GPU_GROUP))
+    assert verdict(both, "aws-load-balancer-controller")["fits"]
+    assert verdict(both, "aws-load-balancer-controller")["replicas"] == 2

@@ -17,8 +17,11 @@ def entry(itype, zone, price, minutes_ago):
             "ProductDescription": "Linux/UNIX", "Timestamp": NOW - datetime.timedelta(minutes=minutes_ago)}
 
 
-def report(prices, quotas=None, offered=None, vcpus=None, zones=("us-east-1a", "us-east-1b")):
-    types = sorted({r["instance_type"] for r in prices} or {"g4dn.xlarge"})
+T4 = [{"Name": "T4", "Manufacturer": "NVIDIA", "Count": 1}]
+
+
+def report(prices, quotas=None, offered=None, vcpus=None, zones=("us-east-1a", "us-east-1b"), types=None, gpus=None):
+    types = types or sorted({r["instance_type"] for r in prices} or {"g4dn.xlarge"})
     return {
         "region": "us-east-1",
         "instance_types": types,
@@ -26,6 +29,7 @@ def report(prices, quotas=None, offered=None, vcpus=None, zones=("us-east-1a", "
         "prices": prices,
         "offered": offered if offered is not None else {t: list(zones) for t in types},
         "instance_vcpus": vcpus if vcpus is not None else {t: 4 for t in types},
+        "instance_gpus": gpus if gpus is not None else {t: T4 for t in types},
         "quotas": quotas or {},
     }
 
@@ -50,11 +54,56 @@ def test_prices_under_the_cap_pass():
     assert sc.evaluate(report([row("us-east-1a", 0.21), row("us-east-1b", 0.19)]), 0.30, 2) == []
 
 
-def test_one_az_above_the_cap_stops_with_every_price_seen():
+def test_one_az_above_the_cap_stops_the_only_type_with_every_price_seen():
     problems = sc.evaluate(report([row("us-east-1a", 0.21), row("us-east-1b", 0.3101)]), 0.30, 2)
     assert len(problems) == 1
-    assert "above the cap of $0.3000/h in 1 of 2" in problems[0]
+    assert problems[0].startswith("no instance type is left: g4dn.xlarge spot price above the cap of $0.3000/h")
+    assert "in 1 of 2 AZs" in problems[0]
     assert "g4dn.xlarge us-east-1a $0.2100/h" in problems[0] and "g4dn.xlarge us-east-1b $0.3101/h" in problems[0]
+
+
+def test_every_type_in_every_az_is_checked_and_the_types_over_the_cap_are_dropped_by_name():
+    """Removing the per-type drop of screen() (a whole-list verdict) fails this: g5 and g6 must be named."""
+    prices = [row("us-east-1a", 0.21), row("us-east-1b", 0.22),
+              row("us-east-1a", 0.29, "g5.xlarge"), row("us-east-1b", 0.41, "g5.xlarge"),
+              row("us-east-1a", 0.25, "g6.xlarge"),  # no price in us-east-1b
+              row("us-east-1a", 0.28, "g6e.xlarge"), row("us-east-1b", 0.28, "g6e.xlarge")]
+    types = ["g4dn.xlarge", "g5.xlarge", "g6.xlarge", "g6e.xlarge"]
+    rep = report(prices, types=types)
+    dropped, usable = sc.screen(rep, 0.30)
+    assert usable == ["g4dn.xlarge", "g6e.xlarge"]
+    assert sorted(dropped) == ["g5.xlarge", "g6.xlarge"]
+    assert dropped["g5.xlarge"].startswith("g5.xlarge spot price above the cap of $0.3000/h in 1 of 2 AZs")
+    assert "g5.xlarge us-east-1b $0.4124/h" not in dropped["g5.xlarge"] and "$0.4100/h" in dropped["g5.xlarge"]
+    assert dropped["g6.xlarge"] == "no spot price history for g6.xlarge in us-east-1b"
+    assert sc.evaluate(rep, 0.30, 2) == []  # two types are left: the node group goes ahead
+    # Without a cap nothing is dropped for its price; on demand, prices do not matter at all.
+    assert sc.screen(rep, None)[1] == ["g4dn.xlarge", "g5.xlarge", "g6e.xlarge"]
+    assert sc.screen(rep, 0.30, capacity="on_demand") == ({}, types)
+
+
+def test_a_type_without_an_nvidia_gpu_is_a_problem_even_when_cheap():
+    """Removing non_gpu_types() from evaluate() fails this (m5.large is cheap and offered everywhere)."""
+    prices = [row("us-east-1a", 0.21), row("us-east-1b", 0.22),
+              row("us-east-1a", 0.05, "m5.large"), row("us-east-1b", 0.05, "m5.large")]
+    rep = report(prices, gpus={"g4dn.xlarge": T4, "m5.large": []})
+    assert sc.non_gpu_types(rep) == ["m5.large"]
+    assert sc.evaluate(rep, 0.30, 1) == ["m5.large has no NVIDIA GPU (describe_instance_types)"]
+    assert sc.evaluate(rep, 0.30, 1, capacity="on_demand") == ["m5.large has no NVIDIA GPU (describe_instance_types)"]
+    other = report(prices[:2], gpus={"g4dn.xlarge": [{"Name": "Radeon Pro V520", "Manufacturer": "AMD", "Count": 1}]})
+    assert sc.non_gpu_types(other) == ["g4dn.xlarge"]
+    assert "1 x NVIDIA T4" in sc.summary(rep, 0.3)[0] and "no GPU" in sc.summary(rep, 0.3)[1]
+
+
+def test_the_quota_is_checked_against_the_largest_type_left():
+    quota = {"spot": {"code": "L-3819A6DF", "name": "All G and VT Spot Instance Requests", "checked": True,
+                      "value": 8.0}}
+    prices = [row("us-east-1a", 0.2), row("us-east-1b", 0.2),
+              row("us-east-1a", 0.9, "g4dn.2xlarge"), row("us-east-1b", 0.9, "g4dn.2xlarge")]
+    rep = report(prices, quotas=quota, vcpus={"g4dn.xlarge": 4, "g4dn.2xlarge": 8})
+    assert sc.evaluate(rep, 0.30, max_size=2) == []  # the 8-vCPU type is dropped: 2 x 4 fits in 8
+    (problem,) = sc.evaluate(rep, 1.0, max_size=2)
+    assert "may need 16 (2 x 8 vCPUs)" in problem
 
 
 def test_no_cap_means_any_price_passes():
@@ -64,9 +113,9 @@ def test_no_cap_means_any_price_passes():
 
 def test_missing_prices_and_offerings_are_problems():
     missing_price = sc.evaluate(report([row("us-east-1a", 0.2)]), 0.3, 1)
-    assert missing_price == ["no spot price history for g4dn.xlarge in us-east-1b"]
+    assert missing_price == ["no instance type is left: no spot price history for g4dn.xlarge in us-east-1b"]
     not_offered = sc.evaluate(report([row("us-east-1a", 0.2)], offered={"g4dn.xlarge": ["us-east-1a"]}), 0.3, 1)
-    assert not_offered == ["g4dn.xlarge is not offered in us-east-1b of us-east-1"]
+    assert not_offered == ["no instance type is left: g4dn.xlarge is not offered in us-east-1b of us-east-1"]
 
 
 def test_a_quota_below_the_worst_case_vcpus_is_a_problem():
@@ -104,12 +153,14 @@ class FakeEc2:
         self.history_calls = []
 
     def describe_instance_types(self, InstanceTypes, aws_retry=False):
-        known = {"g4dn.xlarge": 4, "g4dn.2xlarge": 8}
+        known = {"g4dn.xlarge": 4, "g4dn.2xlarge": 8, "m5.large": 2}
         unknown = [t for t in InstanceTypes if t not in known]
         if unknown:
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "InvalidInstanceType", "Message": f"bad {unknown}"}}, "DescribeInstanceTypes")
-        return {"InstanceTypes": [{"InstanceType": t, "VCpuInfo": {"DefaultVCpus": known[t]}} for t in InstanceTypes]}
+        return {"InstanceTypes": [dict({"InstanceType": t, "VCpuInfo": {"DefaultVCpus": known[t]}},
+                                       **({} if t.startswith("m5") else {"GpuInfo": {"Gpus": T4}}))
+                                  for t in InstanceTypes]}
 
     def describe_instance_type_offerings(self, aws_retry=False, **kwargs):
         types = kwargs["Filters"][0]["Values"]
@@ -155,7 +206,15 @@ def test_gather_pages_history_and_goes_on_without_quotas():
                                      "checked": False,
                                      "reason": "NoSuchResourceException: not available in the current Region"}
     assert rep["nodegroup"] == {"exists": False}
+    assert rep["instance_gpus"] == {"g4dn.xlarge": T4}
     assert sc.evaluate(rep, 0.3, 2) == []
+
+
+def test_gather_reads_the_gpus_from_describe_instance_types():
+    clients = {"ec2": FakeEc2([]), "service-quotas": NoQuotas(), "eks": NoNodegroup()}
+    rep = sc.gather(clients.__getitem__, params(instance_types=["g4dn.xlarge", "m5.large"]), "us-east-1", now=NOW)
+    assert rep["instance_gpus"] == {"g4dn.xlarge": T4, "m5.large": []}
+    assert sc.evaluate(rep, 0.3, 1) == ["m5.large has no NVIDIA GPU (describe_instance_types)"]
 
 
 def test_gather_reports_an_unknown_instance_type_as_one_error():

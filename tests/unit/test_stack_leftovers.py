@@ -433,3 +433,25 @@ def test_the_readme_coverage_table_is_the_inventory():
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[1:] == [str(entry["order"]), "yes", entry["ownership"], entry["delete"],
                              "yes" if entry["priced"] else "no (free)"], kind
+
+
+def test_the_system_node_group_and_a_diversified_gpu_group_are_found_and_priced(endpoint):
+    """Both node groups of a stack cluster are leftovers; a group of several types is priced at its dearest one."""
+    net = make_network(endpoint)
+    role = raw(endpoint, "iam").create_role(RoleName="lo-node", AssumeRolePolicyDocument="{}",
+                                            Tags=STACK_TAGS)["Role"]["Arn"]
+    eks = raw(endpoint, "eks")
+    eks.create_cluster(name=STACK, roleArn=role, resourcesVpcConfig={"subnetIds": net["subnets"]},
+                       tags={"stack": STACK}, version="1.35")
+    eks.create_nodegroup(clusterName=STACK, nodegroupName=f"{STACK}-gpu", nodeRole=role, subnets=net["subnets"],
+                         instanceTypes=["g4dn.xlarge", "g5.xlarge", "g6.xlarge"], capacityType="SPOT",
+                         scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1}, tags={"stack": STACK})
+    eks.create_nodegroup(clusterName=STACK, nodegroupName=f"{STACK}-system", nodeRole=role, subnets=net["subnets"],
+                         instanceTypes=["t3.medium"], capacityType="ON_DEMAND",
+                         scalingConfig={"minSize": 2, "maxSize": 4, "desiredSize": 2}, tags={"stack": STACK})
+    result = run(endpoint)
+    groups = {i["name"]: i for i in result["leftovers"] if i["kind"] == "eks/nodegroup"}
+    assert sorted(groups) == [f"{STACK}-gpu", f"{STACK}-system"]
+    assert groups[f"{STACK}-gpu"]["est_usd_per_day"] == pytest.approx(0.4124 * 24)  # g5.xlarge spot, the dearest
+    assert "g5.xlarge spot" in groups[f"{STACK}-gpu"]["cost_basis"]
+    assert groups[f"{STACK}-system"]["est_usd_per_day"] == pytest.approx(2 * 0.0416 * 24)
