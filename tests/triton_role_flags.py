@@ -24,8 +24,10 @@ def _load(path):
 
 
 def profile_vars(profile):
-    """The triton role's defaults under the profile's inventory group_vars (the inventory wins, as in a run)."""
-    variables = dict(_load(os.path.join(ROLE, "defaults", "main.yml")))
+    """The shared names and the triton role's defaults under the profile's inventory group_vars (the inventory
+    wins, as in a run)."""
+    variables = dict(_load(os.path.join(ROOT, "roles", "platform_defaults", "defaults", "main.yml")))
+    variables.update(_load(os.path.join(ROLE, "defaults", "main.yml")))
     for path in sorted(glob.glob(os.path.join(ROOT, "inventories", profile, "group_vars", "all", "*.yml"))):
         variables.update(_load(path))
     return variables

@@ -43,7 +43,7 @@ EXAMPLES = r"""
 - name: Validate the rendered observability manifests for the cluster's Kubernetes version.
   gpu_e2e.platform.k8s_validate_info:
     src: ["{{ run_dir }}/k8s/observability-dashboards.yaml"]
-    kubernetes_version: "{{ eks_cluster_version | default('1.32') }}"
+    kubernetes_version: "{{ eks_cluster_version }}"
 """
 
 RETURN = r"""

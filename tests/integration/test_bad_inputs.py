@@ -100,6 +100,10 @@ CASES = [
      "m5.large has no NVIDIA GPU", "aws"),
     ("log-type-unknown", ['{"eks_cluster_log_types": ["api", "kubelet"]}'], "eks_cluster_log_types",
      "Got no match for: kubelet (roles/eks/meta/argument_specs.yml)", "static"),
+    ("scrape-interval-not-a-duration", ["observability_prometheus_scrape_interval=fast"],
+     "observability_prometheus_scrape_interval", "must be a Prometheus duration", "static"),
+    ("scrape-target-off-loopback", ['{"observability_prometheus_targets": ["10.0.0.5:8002"]}'],
+     "observability_prometheus_targets", "refused: 10.0.0.5:8002", "static"),
 ]
 
 

@@ -12,6 +12,11 @@ import yaml
 
 from playbook_runner import run_playbook
 
+ROOT = Path(__file__).resolve().parents[2]
+# The cluster version every stage validates for: the shared eks_cluster_version.
+SHARED = ROOT / "roles" / "platform_defaults" / "defaults" / "main.yml"
+VERSION = yaml.safe_load(SHARED.read_text())["eks_cluster_version"]
+
 PLAY = """\
 - name: The nvidia_plugin role alone, after its preflight checks (as the preflight play runs them)
   hosts: controller
@@ -52,7 +57,7 @@ def test_rendered_manifests_are_strictly_valid_and_target_the_gpu_nodes(stage):
     manifest = run_dir / "k8s" / "nvidia-device-plugin.yaml"
     docs = documents(manifest)
     assert sorted(d["kind"] for d in docs) == ["DaemonSet", "ServiceAccount"]
-    for version in ("1.32.0", "1.34.0"):
+    for version in (f"{VERSION}.0", "1.34.0"):
         for doc in docs:
             kubernetes_validate.validate(doc, version, strict=True)
     (daemonset,) = [d for d in docs if d["kind"] == "DaemonSet"]
@@ -70,7 +75,7 @@ def test_a_misspelled_field_in_the_values_fails_strict_validation(stage):
     misspelled = {"resources": {"requests": {"cpu": "10m"}, "limts": {"memory": "128Mi"}}}
     result = run(nvidia_plugin_extra_values=misspelled)
     assert result.returncode != 0
-    assert "manifest(s) invalid for Kubernetes 1.32.0" in result.stdout
+    assert f"manifest(s) invalid for Kubernetes {VERSION}.0" in result.stdout
     assert "limts" in result.stdout
     # The invalid render is kept in the run directory for inspection.
     assert "limts" in (run_dir / "k8s" / "nvidia-device-plugin.yaml").read_text()
@@ -94,7 +99,7 @@ def test_a_misspelled_top_level_value_is_refused_by_the_chart_schema(stage):
 def test_an_untolerated_gpu_taint_stops_the_stage(stage):
     run, run_dir = stage
     wrong = {"nvidia_plugin_tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
-             "gpu_nodegroup_taints": [{"key": "gpu", "value": "true", "effect": "NO_SCHEDULE"}]}
+             "gpu_node_taints": [{"key": "gpu", "value": "true", "effect": "NO_SCHEDULE"}]}
     early = run(**wrong)
     assert early.returncode != 0
     assert "not tolerated by nvidia_plugin_tolerations: gpu=true:NoSchedule" in early.stdout
