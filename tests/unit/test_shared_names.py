@@ -136,7 +136,13 @@ def test_the_checks_catch_a_fallback_and_a_restated_value(tmp_path, monkeypatch)
     assert restated(tmp_path) == []
 
 
+# Shared names the argument spec cannot declare: Ansible templates every declared option when it validates the
+# spec, at the head of the first play, before preflight has resolved the credentials these need.
+UNDECLARED = {"models_bucket_name": "made from aws_account_id, which preflight sets from the caller's identity"}
+
+
 @pytest.mark.parametrize("name", sorted(shared(ROOT)))
 def test_every_shared_name_is_documented(name):
     spec = yaml.safe_load((ROOT / "roles" / HOME / "meta" / "argument_specs.yml").read_text())
-    assert name in spec["argument_specs"]["main"]["options"]
+    declared = name in spec["argument_specs"]["main"]["options"]
+    assert declared != (name in UNDECLARED)
