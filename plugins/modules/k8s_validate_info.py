@@ -90,7 +90,7 @@ documents:
   elements: dict
   sample:
     - {file: /tmp/run/k8s/x.yaml, index: 0, kind: ConfigMap, name: dashboard-gpu-e2e-gpu, status: valid, error: null}
-    - {file: /tmp/run/k8s/x.yaml, index: 1, kind: Widget, name: w, status: invalid, error: "no schema for example.com/v1/Widget ..."}
+    - {file: /tmp/run/k8s/x.yaml, index: 1, kind: Widget, name: w, status: invalid, error: "no schema for ..."}
 counts:
   description: Number of documents per status (valid, invalid, skipped).
   returned: always

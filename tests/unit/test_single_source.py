@@ -6,9 +6,10 @@ import ast
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "plugins" / "module_utils" / "loadtest_plan.py"
-PACKAGE_PLAN = ROOT / "roles" / "loadtest" / "files" / "gpu_e2e_loadtest" / "plan.py"
 
 
 def python_files(*tops):
@@ -37,37 +38,54 @@ def definitions(path):
     return found
 
 
-def test_the_load_generators_plan_module_is_a_link_to_the_module_utils():
-    assert PACKAGE_PLAN.is_symlink(), f"{PACKAGE_PLAN.relative_to(ROOT)} must stay a link to {PLAN.relative_to(ROOT)}"
-    assert PACKAGE_PLAN.resolve() == PLAN.resolve()
+PACKAGE = ROOT / "roles" / "loadtest" / "files" / "gpu_e2e_loadtest"
+# The load generator's modules that are the collection's module_utils (one copy, shipped through a link).
+SHARED = {"plan.py": PLAN, "percentiles.py": ROOT / "plugins" / "module_utils" / "percentiles.py"}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_the_load_generators_shared_modules_are_links_to_the_module_utils(name):
+    link, target = PACKAGE / name, SHARED[name]
+    assert link.is_symlink(), f"{link.relative_to(ROOT)} must stay a link to {target.relative_to(ROOT)}"
+    assert link.resolve() == target.resolve()
     # Relative, inside the collection: ansible-galaxy keeps it in the tarball and the installed copy.
-    assert not os.path.isabs(os.readlink(PACKAGE_PLAN))
+    assert not os.path.isabs(os.readlink(link))
 
 
-def test_the_plan_module_imports_only_the_standard_library():
-    """The load generator imports it stand-alone (locally and in the in-cluster Locust pods)."""
-    tree = ast.parse(PLAN.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_the_shared_modules_import_only_the_standard_library(name):
+    """The load generator imports them stand-alone (locally and in the in-cluster Locust pods)."""
+    tree = ast.parse(SHARED[name].read_text(encoding="utf-8"))
     modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                for alias in node.names}
     modules |= {node.module.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert modules <= {"__future__", "json"}, modules
+    assert modules <= {"__future__", "json", "math"}, modules
 
 
-def test_no_plan_name_is_defined_again_in_the_load_generator():
-    names = set(definitions(PLAN))
-    again = {f"{path.relative_to(ROOT)}: {name}" for path in python_files("roles/loadtest/files")
-             for name in set(definitions(path)) & names}
-    assert not again, f"defined again beside {PLAN.relative_to(ROOT)}: {sorted(again)}"
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_no_shared_name_is_defined_again_in_the_load_generator(name):
+    names = set(definitions(SHARED[name]))
+    again = {f"{path.relative_to(ROOT)}: {other}" for path in python_files("roles/loadtest/files")
+             for other in set(definitions(path)) & names}
+    assert not again, f"defined again beside {SHARED[name].relative_to(ROOT)}: {sorted(again)}"
+
+
+def test_latency_percentiles_have_one_home():
+    """Raw-sample percentiles go through module_utils/percentiles.py, not numpy.percentile in place."""
+    callers = [str(path.relative_to(ROOT)) for path in python_files("plugins", "roles", "benchmarks", "scripts")
+               if "np.percentile(" in path.read_text(encoding="utf-8")]
+    assert not callers, callers
 
 
 def test_no_function_or_class_is_copied_between_plugins_and_a_roles_files():
+    """The same body under any name (a copy renamed is still a copy); one-liners are too small to count."""
     plugins = {}
     for path in python_files("plugins"):
         for name, source in definitions(path).items():
-            plugins.setdefault((name, source), path)
-    copies = [f"{path.relative_to(ROOT)}: {name} (= {plugins[(name, source)].relative_to(ROOT)})"
-              for path in role_files() for name, source in definitions(path).items() if (name, source) in plugins]
+            plugins.setdefault(source, f"{path.relative_to(ROOT)}: {name}")
+    copies = [f"{path.relative_to(ROOT)}: {name} (= {plugins[source]})" for path in role_files()
+              for name, source in definitions(path).items() if source in plugins and source.count("(") > 12]
     assert not copies, copies
 
 
@@ -76,3 +94,19 @@ def test_one_manifest_validator():
     callers = [str(path.relative_to(ROOT)) for path in python_files("plugins", "roles", "scripts")
                if "kubernetes_validate" in path.read_text(encoding="utf-8")]
     assert callers == ["plugins/module_utils/k8s_validate.py"], callers
+
+
+def test_the_in_cluster_load_generator_installs_the_controllers_pinned_versions():
+    """constraints.txt owns the versions; the Locust pods' init container installs the same ones."""
+    import re
+
+    import yaml
+
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "constraints.txt").read_text(), re.M))
+    pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
+    packages = yaml.safe_load((ROOT / "roles" / "loadtest" / "vars" / "main.yml").read_text())[
+        "loadtest__k8s_python_packages"]
+    assert any(p.startswith("tritonclient==") for p in packages)
+    for package in packages:
+        name, version = package.split("==")
+        assert pins.get(name.lower().replace("_", "-")) == version, f"{package}: constraints.txt pins {pins.get(name)}"
