@@ -14,7 +14,7 @@ description:
     validated against it (strictly by default). Any other kind (a custom resource such as ServiceMonitor) is
     validated against its JSON schema in O(crd_schemas). A kind listed in O(unchecked_kinds) is reported as
     C(skipped) with its reason. Anything else is C(invalid) (no schema), so no kind passes unchecked silently.
-  - A C(List) is C(invalid): render its items as separate documents.
+  - A C(List) is C(invalid); render its items as separate documents.
   - Read-only; never reports changed. Fails when any document is invalid unless O(fail_on_invalid=false).
 author:
   - gpu_e2e.platform contributors (@gpu-e2e)

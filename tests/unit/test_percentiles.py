@@ -20,9 +20,9 @@ def test_sample_percentiles_are_numpys(method):
 
 
 def test_nearest_rounds_half_to_even_like_numpy():
-    assert percentiles.sample_percentile([1, 2, 3, 4], 50, "nearest") == 3.0 == np.percentile([1, 2, 3, 4], 50,
-                                                                                               method="nearest")
-    assert percentiles.sample_percentile([1, 2], 50, "nearest") == 1.0 == np.percentile([1, 2], 50, method="nearest")
+    for values, expected in (([1, 2, 3, 4], 3.0), ([1, 2], 1.0)):
+        assert percentiles.sample_percentile(values, 50, "nearest") == expected
+        assert np.percentile(values, 50, method="nearest") == expected
 
 
 def test_sample_percentiles_round_and_empty_samples_give_none():
