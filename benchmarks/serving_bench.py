@@ -50,6 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "collections"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the tritonserver process helper the tests use
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import onnx_package, triton_config  # noqa: E402
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import percentiles as latency_percentiles  # noqa: E402
 from tritonserver_process import TritonServer  # noqa: E402
 
 GOAL_RATIO = 0.65
@@ -107,10 +108,8 @@ def free_port():
 
 
 def percentiles(values_ms):
-    if not values_ms:
-        return {"p50": None, "p95": None, "p99": None}
-    arr = np.asarray(values_ms)
-    return {f"p{q}": round(float(np.percentile(arr, q)), 3) for q in (50, 95, 99)}
+    """P50/P95/P99 of the timed requests (numpy's linear method), from the collection's one helper."""
+    return latency_percentiles.sample_percentiles(values_ms, (50, 95, 99), method="linear", digits=3)
 
 
 def machine():

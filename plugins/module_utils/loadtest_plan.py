@@ -13,15 +13,29 @@ master with workers, or in Kubernetes:
 `until_s` is the end of the stage counted from the start of the test;
 `measure_from_s` is where the stage's statistics start (a sweep step lets the
 new users settle before it is measured).
+
+The one copy of the plan logic, on both sides of the load test: the role's
+`loadtest_plan` filter builds plans with it on the controller, and the
+locustfile reads and steps through them with it (`load_plan`, `stage_at`) as
+`gpu_e2e_loadtest.plan`. That name is a symbolic link,
+roles/loadtest/files/gpu_e2e_loadtest/plan.py -> this file: the load generator
+(a local Locust, or the in-cluster one, whose ConfigMap the role fills with the
+file's content) imports the package stand-alone, so this module imports nothing
+but the standard library. The file lives here rather than in the role because
+module_utils must be a real file for ansible-test sanity and for the modules
+and filters that import it, while a file under a role's files/ may be a link;
+tests/unit/test_single_source.py fails if a second copy appears.
 """
 
 from __future__ import annotations
+
+import json
 
 SHAPES = ("steady", "spike", "sweep")
 
 
 class PlanError(ValueError):
-    """A scenario's parameters do not make a valid plan."""
+    """A scenario's parameters, or a plan given to the locustfile (--plan), do not make a valid plan."""
 
 
 def _positive(name, value, allow_zero=False):
@@ -122,3 +136,33 @@ def plan_duration(plan):
 
 def max_users(plan):
     return max((stage["users"] for stage in plan["stages"]), default=0)
+
+
+def load_plan(text):
+    """Parse and check a plan given as JSON text (the locustfile's --plan)."""
+    try:
+        plan = json.loads(text)
+    except ValueError as exc:
+        raise PlanError(f"--plan is not valid JSON: {exc}") from exc
+    stages = plan.get("stages") if isinstance(plan, dict) else None
+    if not stages:
+        raise PlanError("--plan has no stages")
+    previous = 0.0
+    for stage in stages:
+        for key in ("name", "users", "spawn_rate", "until_s"):
+            if key not in stage:
+                raise PlanError(f"stage {stage!r} misses {key!r}")
+        if float(stage["until_s"]) <= previous:
+            raise PlanError("stage end times must increase")
+        stage.setdefault("measure_from_s", previous)
+        previous = float(stage["until_s"])
+    plan.setdefault("scenario", "custom")
+    return plan
+
+
+def stage_at(plan, elapsed_s):
+    """(index, stage) running at `elapsed_s` seconds, or None when the plan is over."""
+    for index, stage in enumerate(plan["stages"]):
+        if elapsed_s < float(stage["until_s"]):
+            return index, stage
+    return None

@@ -27,6 +27,7 @@ import time
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.percentiles import sample_percentile
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
 
 try:
@@ -410,7 +411,7 @@ class SmokeTest:
         return result, {
             "requests": len(latencies),
             "min": round(min(latencies), 3),
-            "p50": round(float(np.percentile(latencies, 50, method="nearest")), 3),
+            "p50": round(sample_percentile(latencies, 50, method="nearest"), 3),
             "max": round(max(latencies), 3),
             "mean": round(sum(latencies) / len(latencies), 3),
         }

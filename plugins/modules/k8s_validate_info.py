@@ -10,7 +10,11 @@ description:
   - Validates every YAML document of the given files (or C(*.yaml)/C(*.yml) files of the given directories) against
     the OpenAPI schema of a Kubernetes version with kubernetes-validate, in strict mode by default (unknown fields
     are errors). No cluster is needed.
-  - Kinds without a bundled schema (custom resources such as ServiceMonitor) are reported as C(skipped).
+  - Every document is checked by the first rule that applies. A kind that kubernetes-validate has a schema for is
+    validated against it (strictly by default). Any other kind (a custom resource such as ServiceMonitor) is
+    validated against its JSON schema in O(crd_schemas). A kind listed in O(unchecked_kinds) is reported as
+    C(skipped) with its reason. Anything else is C(invalid) (no schema), so no kind passes unchecked silently.
+  - A C(List) is C(invalid); render its items as separate documents.
   - Read-only; never reports changed. Fails when any document is invalid unless O(fail_on_invalid=false).
 author:
   - gpu_e2e.platform contributors (@gpu-e2e)
@@ -35,6 +39,19 @@ options:
     description: Fail the task when any document is invalid.
     type: bool
     default: true
+  crd_schemas:
+    description:
+      - Directory of JSON schemas (draft 7) of custom resource kinds, one file per kind named
+        C(<group>_<version>_<Kind>.json), for example C(monitoring.coreos.com_v1_ServiceMonitor.json).
+      - The schema decides its own strictness; give it C(additionalProperties) C(false) to refuse unknown fields.
+    type: path
+  unchecked_kinds:
+    description:
+      - Custom resource kinds accepted without any schema, as a mapping of C(<apiVersion>/<Kind>) to the reason
+        (a non-empty string), for example C(monitoring.coreos.com/v1/PodMonitor).
+      - They are reported as C(skipped) with the reason, never as C(valid).
+    type: dict
+    default: {}
 notes:
   - Supports check mode (it changes nothing).
 """
@@ -44,6 +61,14 @@ EXAMPLES = r"""
   gpu_e2e.platform.k8s_validate_info:
     src: ["{{ run_dir }}/k8s/observability-dashboards.yaml"]
     kubernetes_version: "{{ eks_cluster_version }}"
+
+- name: Validate a chart's render with the CRD schemas of its custom resources.
+  gpu_e2e.platform.k8s_validate_info:
+    src: ["{{ run_dir }}/k8s/triton.yaml"]
+    kubernetes_version: "{{ eks_cluster_version }}"
+    crd_schemas: "{{ role_path }}/files/schemas"
+    unchecked_kinds:
+      monitoring.coreos.com/v1/PodMonitor: no schema of this CRD is bundled; the operator validates it on apply
 """
 
 RETURN = r"""
@@ -65,6 +90,7 @@ documents:
   elements: dict
   sample:
     - {file: /tmp/run/k8s/x.yaml, index: 0, kind: ConfigMap, name: dashboard-gpu-e2e-gpu, status: valid, error: null}
+    - {file: /tmp/run/k8s/x.yaml, index: 1, kind: Widget, name: w, status: invalid, error: "no schema for ..."}
 counts:
   description: Number of documents per status (valid, invalid, skipped).
   returned: always
@@ -78,6 +104,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.k8s_validate impo
     HAS_KUBERNETES_VALIDATE,
     KUBERNETES_VALIDATE_IMPORT_ERROR,
     ManifestValidationError,
+    invalid_message,
     validate_sources,
 )
 
@@ -89,6 +116,8 @@ def main():
             "kubernetes_version": {"type": "str", "default": "1.32"},
             "strict": {"type": "bool", "default": True},
             "fail_on_invalid": {"type": "bool", "default": True},
+            "crd_schemas": {"type": "path"},
+            "unchecked_kinds": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -97,17 +126,18 @@ def main():
             msg=missing_required_lib("kubernetes-validate"), exception=str(KUBERNETES_VALIDATE_IMPORT_ERROR)
         )
     try:
-        result = validate_sources(module.params["src"], module.params["kubernetes_version"], module.params["strict"])
+        result = validate_sources(
+            module.params["src"],
+            module.params["kubernetes_version"],
+            module.params["strict"],
+            crd_schemas=module.params["crd_schemas"],
+            unchecked_kinds=module.params["unchecked_kinds"],
+        )
     except ManifestValidationError as exc:
         module.fail_json(msg=str(exc))
-    invalid = [d for d in result["documents"] if d["status"] == "invalid"]
-    if invalid and module.params["fail_on_invalid"]:
-        lines = [f"{d['file']}#{d['index']} {d['kind']}/{d['name']}: {d['error']}" for d in invalid]
-        module.fail_json(
-            msg=f"{len(invalid)} manifest(s) invalid for Kubernetes {result['kubernetes_version']}: "
-            + "; ".join(lines),
-            **result,
-        )
+    message = invalid_message(result)
+    if message and module.params["fail_on_invalid"]:
+        module.fail_json(msg=message, **result)
     module.exit_json(changed=False, **result)
 
 

@@ -116,6 +116,39 @@ def assert_server_counted_the_client_inferences(client_requests, served, plan):
     assert inferences <= served <= inferences + 2 * plan_mu.max_users(plan), (client_requests, served)
 
 
+def test_triton_reads_the_load_generators_request_as_it_reads_tritonclients(runtime):
+    """The locustfile's request body and response check, against Triton's own parsing and tritonclient's infer."""
+    import numpy as np
+    import tritonclient.http as httpclient
+    from gpu_e2e_loadtest.triton_codec import HEADER, build_request, parse_response
+
+    status, _headers, raw = runtime.request(f"/v2/models/{MODEL}")
+    assert status == 200
+    metadata = json.loads(raw)
+    spec = metadata["inputs"][0]
+    item = np.random.default_rng(3).standard_normal([3, 224, 224]).astype("<f4")
+    body, headers, per_request = build_request(metadata, batch_size=2, batched=True, input_bytes=item.tobytes())
+    assert per_request == 2
+    status, answer_headers, answer = runtime.request(f"/v2/models/{MODEL}/infer", "POST", body, headers)
+    assert status == 200, answer[:300]
+    doc = parse_response(answer, answer_headers.get(HEADER))
+    ours = httpclient.InferenceServerClient.parse_response_body(answer, header_length=int(answer_headers[HEADER]))
+
+    client = httpclient.InferenceServerClient(runtime.url)
+    try:
+        tensor = httpclient.InferInput(spec["name"], [2, 3, 224, 224], spec["datatype"])
+        tensor.set_data_from_numpy(np.stack([item, item]))
+        theirs = client.infer(MODEL, [tensor])
+    finally:
+        client.close()
+    for output in doc["outputs"]:
+        assert np.array_equal(ours.as_numpy(output["name"]), theirs.as_numpy(output["name"])), output["name"]
+    # A wrong shape in the header is Triton's own 400, not a hang or a silent answer.
+    bad = body.replace(b"[2,3,224,224]", b"[2,3,224,225]", 1)
+    assert bad != body
+    assert runtime.request(f"/v2/models/{MODEL}/infer", "POST", bad, headers)[0] == 400
+
+
 def test_smoke_scenario_gives_client_and_server_kpis_and_passes_a_generous_slo(runtime, tmp_path):
     plan = plan_mu.build_plan("smoke", "steady", {"users": 2, "duration_s": 8})
     before = runtime.scrape(tmp_path / "metrics-before.txt")

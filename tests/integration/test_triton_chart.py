@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,9 +10,10 @@ import sys
 import pytest
 import yaml
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.k8s_validate import validate_sources
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "roles", "triton", "files", "charts", "triton")
-VALIDATOR = os.path.join(ROOT, "roles", "triton", "files", "validate_manifests.py")
 SCHEMAS = os.path.join(ROOT, "roles", "triton", "files", "schemas")
 K8S_VERSION = "1.32"
 BASE = {
@@ -56,11 +56,13 @@ def objects(values):
 
 
 def validate(tmp_path, text):
+    """The stage's check: the collection's validator with the role's CRD schemas (roles/triton/tasks/render.yml)."""
     path = tmp_path / "rendered.yaml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, VALIDATOR, "--kubernetes-version", K8S_VERSION, "--schemas", SCHEMAS,
-                           str(path)], capture_output=True, text=True, timeout=120, check=False)
-    return proc.returncode, json.loads(proc.stdout)
+    result = validate_sources([str(path)], K8S_VERSION, strict=True, crd_schemas=SCHEMAS)
+    errors = [{"object": f"{d['kind']}/{d['name']}", "error": d["error"]}
+              for d in result["documents"] if d["status"] != "valid"]
+    return (1 if errors else 0), {"objects": len(result["documents"]), "errors": errors}
 
 
 @pytest.mark.parametrize(

@@ -139,3 +139,69 @@ def test_a_real_input_file_is_sent_once_per_inference_of_the_batch():
 def test_an_input_file_of_the_wrong_size_is_refused():
     with pytest.raises(CodecError, match="holds 8 bytes; one inference of input 'input'.* needs 192"):
         build_request(METADATA, batch_size=1, batched=True, input_bytes=b"\0" * 8)
+
+
+class _Sent(Exception):
+    """Raised by the patched transport once tritonclient has built its request."""
+
+
+def _what_tritonclient_sends(monkeypatch, inputs, outputs):
+    from tritonclient.http import InferenceServerClient
+
+    sent = {}
+
+    def capture(self, request_uri, request_body, headers, query_params):
+        sent.update(uri=request_uri, body=request_body, headers=headers)
+        raise _Sent
+
+    monkeypatch.setattr(InferenceServerClient, "_post", capture)
+    client = InferenceServerClient("127.0.0.1:9")  # never connected: the transport is patched
+    with pytest.raises(_Sent):
+        client.infer("mobilenetv2", inputs, outputs=outputs)
+    return sent
+
+
+def test_the_request_is_byte_for_byte_what_tritonclient_infer_sends(monkeypatch):
+    import numpy as np
+    from tritonclient.http import InferInput, InferRequestedOutput
+
+    item = struct.pack("<48f", *range(48))
+    body, headers, _per_request = build_request(METADATA, batch_size=2, batched=True, input_bytes=item)
+    tensor = np.frombuffer(item * 2, dtype="<f4").reshape(2, 3, 4, 4)
+    infer_input = InferInput("input", [2, 3, 4, 4], "FP32")
+    infer_input.set_data_from_numpy(tensor, binary_data=True)
+    sent = _what_tritonclient_sends(monkeypatch, [infer_input], [InferRequestedOutput("logits", binary_data=True)])
+    assert body == sent["body"]
+    assert headers[HEADER] == str(sent["headers"][HEADER])
+    # Decoded the way Triton reads it (header, then each input's binary_data_size bytes), the tensor is the file's.
+    length = int(headers[HEADER])
+    spec = json.loads(body[:length])["inputs"][0]
+    decoded = np.frombuffer(body[length:length + spec["parameters"]["binary_data_size"]], dtype="<f4")
+    assert np.array_equal(decoded.reshape(spec["shape"]), tensor)
+
+
+def _triton_response(values, shape=(1, 10), declared_shape=None):
+    import numpy as np
+
+    raw = np.asarray(values, dtype="<f4").tobytes()
+    head = json.dumps({"model_name": "mobilenetv2", "model_version": "1", "outputs": [
+        {"name": "logits", "datatype": "FP32", "shape": list(declared_shape or shape),
+         "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    return head + raw, str(len(head))
+
+
+def test_a_response_reads_as_tritonclient_reads_it():
+    import numpy as np
+    from tritonclient.http import InferenceServerClient
+
+    body, length = _triton_response(range(10))
+    doc = parse_response(body, length)
+    result = InferenceServerClient.parse_response_body(body, header_length=int(length))
+    assert doc == result.get_response()
+    assert np.array_equal(result.as_numpy("logits"), np.arange(10, dtype=np.float32).reshape(1, 10))
+
+
+def test_an_output_that_does_not_fill_its_shape_is_refused():
+    body, length = _triton_response(range(10), declared_shape=(1, 1000))
+    with pytest.raises(CodecError, match=r"output 'logits' does not decode: cannot reshape array of size 10 into"):
+        parse_response(body, length)

@@ -9,6 +9,9 @@ stage's measured window; the difference gives exact per-stage figures.
 
 from __future__ import annotations
 
+# The collection's one percentile helper (percentiles.py links to plugins/module_utils/percentiles.py).
+from gpu_e2e_loadtest.percentiles import histogram_percentile as percentile
+
 
 def snapshot(entry, now):
     """Copy what is needed from a Locust StatsEntry (the aggregated `stats.total`)."""
@@ -19,26 +22,6 @@ def snapshot(entry, now):
         "response_times": dict(entry.response_times),
         "total_response_time": float(entry.total_response_time),
     }
-
-
-def percentile(histogram, fraction):
-    """Percentile of a {rounded ms: count} histogram, as Locust computes it; None for an empty window.
-
-    Not locust.stats.calculate_response_time_percentile itself: importing locust gevent-patches the whole
-    process that imports this module (the unit tests' too, where ssl is already imported and then breaks).
-    tests/unit/test_loadtest_codec.py checks this against Locust's function in a subprocess.
-    """
-    total = sum(histogram.values())
-    if total <= 0:
-        return None
-    rank = int(total * fraction)
-    seen = total
-    # Walk from the slowest bucket down, like locust.stats.calculate_response_time_percentile.
-    for value in sorted(histogram, reverse=True):
-        seen -= histogram[value]
-        if seen <= rank:
-            return value
-    return min(histogram)
 
 
 def delta(before, after, name, users):
