@@ -18,6 +18,9 @@ ROLES = sorted(p.parent.parent.name for p in ROOT.glob("roles/*/meta/argument_sp
 # Disagreements in files this change does not own, each with its reason; the test fails when one is fixed
 # (so it is removed from here) or when a new one appears.
 KNOWN = {}
+# Role defaults the spec cannot declare: Ansible templates every declared option when it validates the spec at the
+# head of the first play, before preflight has resolved the credentials these are made from.
+UNDECLARABLE = {("platform_defaults", "models_bucket_name"): "made from aws_account_id (preflight, from the caller)"}
 
 
 def role_defaults(role):
@@ -60,7 +63,7 @@ def test_spec_defaults_are_the_role_defaults(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_default_is_documented(role):
     documented = {name for _entry, name, _option in spec_options(role)}
-    assert sorted(set(role_defaults(role)) - documented) == []
+    assert sorted(set(role_defaults(role)) - documented - {name for r, name in UNDECLARABLE if r == role}) == []
 
 
 def test_known_disagreements_are_still_there():
