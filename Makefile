@@ -82,8 +82,8 @@ integration: setup ## pytest integration tests (local servers on loopback, the e
 test: setup lint sanity molecule ## Every lint and test; ends with pytest's summary line.
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
-bench: setup ## Serving benchmark: raw onnxruntime vs the local tritonserver; appends to docs/benchmarks.md.
-	$(BIN)/python benchmarks/serving_bench.py --output docs/benchmarks.md
+bench: setup ## Serving benchmark: raw onnxruntime vs the local tritonserver; appends to docs/benchmarks.md (ARGS=--sweep: the tuning sweep).
+	$(BIN)/python benchmarks/serving_bench.py --output docs/benchmarks.md $(ARGS)
 
 clean: ## Remove the virtualenv and caches (keeps runs/).
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .ansible
