@@ -6,6 +6,7 @@ Slow (minutes): it is the one end-to-end test of the local profile.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -22,8 +23,17 @@ AWS_MODULES = ("amazon.aws.", "community.aws.") + tuple(
 )
 
 
+def checkout_status():
+    """`git status --porcelain` of this checkout (None outside a git checkout)."""
+    if not (ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+
+
 def test_site_then_teardown_leaves_nothing(isolated_stack):
     extra = isolated_stack["extra"]
+    status_before = checkout_status()
     first = run_playbook("site.yml", *extra)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
 
@@ -60,6 +70,8 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     # A normal run writes only under runs_root: the example evidence pack in docs/
     # is regenerated on request (make evidence-example), so the checkout stays clean.
     assert not isolated_stack["docs_dir"].exists(), sorted(isolated_stack["docs_dir"].rglob("*"))
+    # Nor does anything else in the checkout change (git status as before the run).
+    assert checkout_status() == status_before
 
 
 def test_bad_inputs_stop_before_anything_exists(isolated_stack):
