@@ -90,7 +90,7 @@ lines:
   returned: always
   type: list
   elements: str
-  sample: ["1. eks/nodegroup gpu-e2e/gpu-e2e-gpu (us-east-1) - stack-tag: tagged stack=gpu-e2e [eks: community.aws.eks_nodegroup]"]
+  sample: ["6. eks/cluster gpu-e2e (us-east-1) - stack-tag: tagged stack=gpu-e2e [eks: community.aws.eks_cluster]"]
 other_lines:
   description: One line per record of the scan that is not deleted (and why), or kept on purpose.
   returned: always

@@ -69,7 +69,9 @@ def preview(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     extra = ["-e", f"aws_emulator_port={port}", "-e", f"stack_name={STACK}", "-e", f"runs_root={runs_root}",
              "-e", f"docs_dir={tmp / 'docs'}",
-             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1"]
+             # Bounded and quick: a deletion that waits in check mode must not hang the test.
+             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
+             "-e", "teardown_eks_wait_timeout=30", "-e", "teardown_nat_gateway_wait_timeout=30"]
     state = runs_root / STACK / "state"
     try:
         site = run_playbook("site.yml", "--tags", STAGES, *extra, timeout=900)
@@ -77,11 +79,11 @@ def preview(tmp_path_factory):
         run_dir = (runs_root / STACK / "latest").resolve()
         before = inventory(url)
         first = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
-                             json_output=True, timeout=600)
+                             json_output=True, timeout=300)
         after_first = inventory(url)
         first_plan = (run_dir / "teardown-plan.json").read_bytes()
         second = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
-                              json_output=True, timeout=600)
+                              json_output=True, timeout=300)
         after_second = inventory(url)
         emulator_pid = int((state / "aws-emulator.pid").read_text())
         emulator_alive = os.path.exists(f"/proc/{emulator_pid}/cmdline") and b"aws_emulator.py" in open(
