@@ -186,3 +186,33 @@ def test_a_second_dry_run_keeps_the_first_plan(preview):
     # The dry run wrote no leftover check and no clean-teardown marker.
     assert not list(preview["runs_root"].glob(f"{STACK}/*/leftovers*.json"))
     assert not (preview["runs_root"] / STACK / "state" / "last-clean-teardown.json").exists()
+
+
+def test_the_aws_inventory_dry_run_takes_the_same_code_path(tmp_path):
+    """`-i inventories/aws playbooks/teardown.yml --check`, its endpoint pointed at an emulator holding one tagged
+    VPC and one untagged look-alike: the plan has the Helm step first and the VPC with its stack tag, never the
+    look-alike, and both VPCs are still there."""
+    from aws_emulator_process import running_emulator
+
+    with running_emulator() as url:
+        ec2 = emulator_client(url, "ec2")
+        ours = ec2.create_vpc(CidrBlock="10.8.0.0/16", TagSpecifications=[{
+            "ResourceType": "vpc", "Tags": [{"Key": "stack", "Value": "gpu-e2e"}]}])["Vpc"]["VpcId"]
+        theirs = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{
+            "ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "gpu-e2e-vpc"}]}])["Vpc"]["VpcId"]
+        defaults = {"aws_module_defaults": {"region": "us-east-1", "endpoint_url": url,
+                                            "access_key": "local-emulator-key",
+                                            "secret_key": "local-emulator-secret"}}
+        result = run_playbook("-i", "inventories/aws", "playbooks/teardown.yml", "--check",
+                              "-e", "teardown_confirm=true", "-e", json.dumps(defaults),
+                              "-e", f"runs_root={tmp_path / 'runs'}", "-e", f"docs_dir={tmp_path / 'docs'}",
+                              "-e", "teardown_helm_binary=/nonexistent", env={"AWS_ENDPOINT_URL": url},
+                              json_output=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        assert {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]} >= {ours, theirs}
+    assert changed_tasks(result.stdout, prefixes=AWS_MODULES) == []
+    with open(plan_of(result), encoding="utf-8") as handle:
+        plan = json.load(handle)
+    assert plan["platform_target"] == "aws" and plan["steps"][0] == "helm"
+    assert [(e["kind"], e["id"], e["evidence"]["by"]) for e in plan["resources"]] == [("ec2/vpc", ours, "stack-tag")]
+    assert "CHECK MODE: leftover verdict skipped in check mode" in said(result)
