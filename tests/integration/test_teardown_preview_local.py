@@ -117,7 +117,8 @@ def plan_of(result):
 
 def test_the_dry_run_exits_0_and_changes_nothing_in_aws(preview):
     """Fails if the check-mode guard of the deletion steps is removed (checked: the deletion modules then run in
-    check mode and report changed, e.g. Delete the NAT gateways and release their Elastic IPs)."""
+    check mode and 11 of them report changed, the first "Delete the node groups of the stack (wait until
+    deleted)")."""
     for result in (preview["first"], preview["second"]):
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         assert changed_tasks(result.stdout, prefixes=AWS_MODULES) == []
