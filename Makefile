@@ -12,7 +12,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps run provision teardown evidence-example test lint sanity molecule unit integration bench clean
+.PHONY: help setup system-deps run provision teardown teardown-plan evidence-example test lint sanity molecule unit integration bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ provision: setup ## Only site.yml (keep the stack up).
 
 teardown: setup ## Only the teardown, leftover check, cost audit and report.
 	$(PLAYBOOK) playbooks/teardown.yml -e teardown_confirm=true $(ARGS)
+
+teardown-plan: setup ## Dry run of the teardown: deletes nothing, writes teardown-plan.json to the run dir.
+	$(PLAYBOOK) playbooks/teardown.yml --check -e teardown_confirm=true $(ARGS)
 
 lint: setup ## ruff, ansible-lint (production profile), yaml syntax of the playbooks, changelog fragments.
 	$(BIN)/ruff check .

@@ -125,3 +125,62 @@ def coverage_rows():
     return [(kind, "yes", entry["delete"].split(":", 1)[0] if ":" in entry["delete"] else entry["delete"],
              "yes" if entry["priced"] else "no (free)")
             for kind, entry in sorted(TYPES.items(), key=lambda kv: kv[1]["order"])]
+
+
+# The order teardown deletes in: one target per deletion task of roles/teardown/tasks/<step>.yml, in the
+# order those tasks run (steps in teardown__steps order, tasks in file order). Each task loops over
+# ``records | gpu_e2e.platform.teardown_targets('<target>')``, and the check-mode plan
+# (``teardown_plan``) lists the same records in this order: one table for both.
+# ``where``: fields a record must have (a bool compares the field's truth); absent means every record of the kind.
+DELETE_SEQUENCE = (
+    dict(target="application-load-balancer", step="helm", kind="elasticloadbalancing/loadbalancer",
+         where={"lb_type": "application"}, module="amazon.aws.elb_application_lb"),
+    dict(target="network-load-balancer", step="helm", kind="elasticloadbalancing/loadbalancer",
+         where={"lb_type": "network"}, module="community.aws.elb_network_lb"),
+    dict(target="classic-load-balancer", step="helm", kind="elb/loadbalancer", module="amazon.aws.elb_classic_lb"),
+    dict(target="target-group", step="helm", kind="elasticloadbalancing/targetgroup",
+         module="community.aws.elb_target_group"),
+    dict(target="nodegroup", step="eks", kind="eks/nodegroup", module="community.aws.eks_nodegroup"),
+    dict(target="irsa-role", step="eks", kind="iam/role", where={"federated": True}, module="amazon.aws.iam_role"),
+    dict(target="oidc-provider", step="eks", kind="iam/oidc-provider", module="gpu_e2e.platform.iam_oidc_provider"),
+    dict(target="cluster", step="eks", kind="eks/cluster", module="community.aws.eks_cluster"),
+    dict(target="other-role", step="eks", kind="iam/role", where={"federated": False}, module="amazon.aws.iam_role"),
+    dict(target="policy", step="eks", kind="iam/policy", module="amazon.aws.iam_managed_policy"),
+    dict(target="launch-template", step="eks", kind="ec2/launch-template", module="amazon.aws.ec2_launch_template"),
+    dict(target="nat-gateway", step="network", kind="ec2/natgateway", module="amazon.aws.ec2_vpc_nat_gateway"),
+    dict(target="elastic-ip", step="network", kind="ec2/elastic-ip", module="amazon.aws.ec2_eip"),
+    dict(target="volume", step="network", kind="ec2/volume", where={"state": "available"},
+         module="amazon.aws.ec2_vol"),
+    dict(target="network-interface", step="network", kind="ec2/network-interface",
+         where={"state": "available", "requester_managed": False}, module="amazon.aws.ec2_eni"),
+    dict(target="security-group", step="network", kind="ec2/security-group",
+         module="amazon.aws.ec2_security_group"),
+    dict(target="route-table", step="network", kind="ec2/route-table", module="amazon.aws.ec2_vpc_route_table"),
+    dict(target="internet-gateway", step="network", kind="ec2/internet-gateway", module="amazon.aws.ec2_vpc_igw"),
+    dict(target="subnet", step="network", kind="ec2/subnet", module="amazon.aws.ec2_vpc_subnet"),
+    dict(target="vpc", step="network", kind="ec2/vpc", module="amazon.aws.ec2_vpc_net"),
+    dict(target="ecr-repository", step="storage", kind="ecr/repository", module="community.aws.ecs_ecr"),
+    dict(target="s3-bucket", step="storage", kind="s3/bucket", module="amazon.aws.s3_bucket"),
+    dict(target="log-group", step="logs", kind="logs/log-group", module="amazon.aws.cloudwatchlogs_log_group"),
+    dict(target="budget", step="budget", kind="budgets/budget", module="gpu_e2e.platform.aws_budget"),
+)
+TARGETS = {entry["target"]: entry for entry in DELETE_SEQUENCE}
+
+
+def is_target(record, target):
+    """Whether teardown's deletion task ``target`` acts on ``record`` (its kind and its ``where`` fields)."""
+    entry = TARGETS[target]
+    if record.get("kind") != entry["kind"]:
+        return False
+    for field, wanted in entry.get("where", {}).items():
+        value = record.get(field)
+        if (bool(value) is not wanted) if isinstance(wanted, bool) else value != wanted:
+            return False
+    return True
+
+
+def targets(records, target):
+    """The records deletion task ``target`` acts on, in the scanner's order. Unknown targets raise KeyError."""
+    if target not in TARGETS:
+        raise KeyError(f"unknown teardown target {target!r}; known: {', '.join(TARGETS)}")
+    return [record for record in records if is_target(record, target)]

@@ -1,0 +1,219 @@
+"""`playbooks/teardown.yml --check -e teardown_confirm=true` on the local profile: a dry run of the teardown.
+
+The stack is provisioned by site.yml itself (preflight, bootstrap, vpc, eks, gpu_nodegroup, model) in the
+embedded emulator. The dry run must exit 0, change nothing through an AWS module, write teardown-plan.json
+(every resource in the teardown's deletion order, each with its ownership evidence), skip the leftover verdict
+and leave the local services running, saying so. An independent look at the emulator (boto3, not the
+teardown's own scanner) before and after is the judge of "nothing deleted". A second dry run writes a plan of
+its own beside the first. The stack is then torn down for real (bounded), and every process a run recorded is
+stopped by its PID.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+
+import pytest
+from aws_emulator_process import emulator_client, free_port
+
+from playbook_runner import ROOT, changed_tasks, run_playbook
+
+pytestmark = pytest.mark.slow
+
+STACK = "it-pv"
+STAGES = "preflight,bootstrap,vpc,eks,gpu_nodegroup,model"
+AWS_MODULES = ("amazon.aws.", "community.aws.") + tuple(
+    f"gpu_e2e.platform.{name}"
+    for name in __import__("yaml").safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["aws"]
+)
+
+
+def inventory(url):
+    """What the emulator holds for the stack, found without the collection's scanner."""
+    ec2, eks, s3 = (emulator_client(url, s) for s in ("ec2", "eks", "s3"))
+    want = {"Key": "stack", "Value": STACK}
+    clusters = [c for c in eks.list_clusters()["clusters"]
+                if eks.describe_cluster(name=c)["cluster"].get("tags", {}).get("stack") == STACK]
+    account = emulator_client(url, "sts").get_caller_identity()["Account"]
+    found = {
+        "ec2/vpc": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if want in v.get("Tags", [])],
+        "ec2/subnet": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if want in s.get("Tags", [])],
+        "ec2/natgateway": [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
+                           if want in n.get("Tags", []) and n["State"] != "deleted"],
+        "ec2/elastic-ip": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]
+                           if want in a.get("Tags", [])],
+        "ec2/internet-gateway": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
+                                 if want in g.get("Tags", [])],
+        "eks/cluster": clusters,
+        "eks/nodegroup": [f"{c}/{n}" for c in clusters for n in eks.list_nodegroups(clusterName=c)["nodegroups"]],
+        "iam/role": [r["RoleName"] for r in emulator_client(url, "iam").list_roles()["Roles"]
+                     if r["RoleName"].startswith(STACK + "-")],
+        "s3/bucket": [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(STACK + "-")],
+        "ecr/repository": [r["repositoryName"] for r in
+                           emulator_client(url, "ecr").describe_repositories()["repositories"]],
+        "budgets/budget": [b["BudgetName"] for b in emulator_client(url, "budgets").describe_budgets(
+            AccountId=account).get("Budgets", [])],
+    }
+    return {kind: sorted(ids) for kind, ids in found.items()}
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory):
+    """A provisioned stack, two dry runs of its teardown with the emulator inventory around each; then a real
+    teardown."""
+    tmp = tmp_path_factory.mktemp("preview")
+    runs_root = tmp / "runs"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    extra = ["-e", f"aws_emulator_port={port}", "-e", f"stack_name={STACK}", "-e", f"runs_root={runs_root}",
+             "-e", f"docs_dir={tmp / 'docs'}",
+             # Bounded and quick: a deletion that waits in check mode must not hang the test.
+             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
+             "-e", "teardown_eks_wait_timeout=30", "-e", "teardown_nat_gateway_wait_timeout=30"]
+    state = runs_root / STACK / "state"
+    try:
+        site = run_playbook("site.yml", "--tags", STAGES, *extra, timeout=900)
+        assert site.returncode == 0, site.stdout[-4000:] + site.stderr[-2000:]
+        run_dir = (runs_root / STACK / "latest").resolve()
+        before = inventory(url)
+        first = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
+                             json_output=True, timeout=300)
+        after_first = inventory(url)
+        first_plan = (run_dir / "teardown-plan.json").read_bytes()
+        second = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
+                              json_output=True, timeout=300)
+        after_second = inventory(url)
+        emulator_pid = int((state / "aws-emulator.pid").read_text())
+        emulator_alive = os.path.exists(f"/proc/{emulator_pid}/cmdline") and b"aws_emulator.py" in open(
+            f"/proc/{emulator_pid}/cmdline", "rb").read()
+        yield {"run_dir": run_dir, "before": before, "first": first, "after_first": after_first,
+               "first_plan": first_plan,
+               "second": second, "after_second": after_second, "emulator_alive": emulator_alive,
+               "runs_root": runs_root}
+        real = run_playbook("playbooks/teardown.yml", "-e", "teardown_confirm=true", "-e",
+                            "teardown_stop_local_services=false", *extra, timeout=900)
+        assert real.returncode == 0, real.stdout[-4000:] + real.stderr[-2000:]
+    finally:
+        for pid_file in state.glob("*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+
+
+def said(result):
+    return " ".join(result.stdout.split())
+
+
+def plan_of(result):
+    """The plan file the dry run named in its output."""
+    for play in json.loads(result.stdout[result.stdout.index("{"):])["plays"]:
+        for task in play["tasks"]:
+            for host in task["hosts"].values():
+                if host.get("action") == "gpu_e2e.platform.teardown_plan":
+                    return host["path"]
+    raise AssertionError("no teardown_plan task ran")
+
+
+def test_the_dry_run_exits_0_and_changes_nothing_in_aws(preview):
+    """Fails if the check-mode guard of the deletion steps is removed (checked: the deletion modules then run in
+    check mode and 11 of them report changed, the first "Delete the node groups of the stack (wait until
+    deleted)")."""
+    for result in (preview["first"], preview["second"]):
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        assert changed_tasks(result.stdout, prefixes=AWS_MODULES) == []
+
+
+def test_the_emulator_holds_the_same_stack_after_each_dry_run(preview):
+    before = preview["before"]
+    for kind in ("ec2/vpc", "ec2/natgateway", "eks/cluster", "eks/nodegroup", "s3/bucket", "budgets/budget"):
+        assert before[kind], kind
+    assert preview["after_first"] == before
+    assert preview["after_second"] == before
+    assert preview["emulator_alive"]
+
+
+def test_the_plan_lists_every_resource_in_deletion_order_with_its_evidence(preview):
+    plan_file = preview["run_dir"] / "teardown-plan.json"
+    assert plan_of(preview["first"]) == str(plan_file)
+    plan = json.loads(plan_file.read_text())
+    assert plan["stack_name"] == STACK and plan["check_mode"] is True
+    assert plan["steps"] == ["eks", "network", "storage", "logs", "budget"]
+    resources = plan["resources"]
+    assert [r["order"] for r in resources] == list(range(1, len(resources) + 1)) and plan["count"] == len(resources)
+    planned = {}
+    for entry in resources:
+        planned.setdefault(entry["kind"], []).append(entry)
+        assert entry["region"] == "us-east-1", entry
+    # Everything the emulator holds for the stack is in the plan, under its own id.
+    for kind, ids in preview["before"].items():
+        if ids:
+            assert sorted(e["id"] for e in planned[kind]) == ids, kind
+    first_of = {kind: min(e["order"] for e in entries) for kind, entries in planned.items()}
+    # The teardown's order: node groups before their cluster, the cluster before the network, the NAT
+    # gateway before the subnets and the VPC, the storage after the network, the budget last.
+    assert first_of["eks/nodegroup"] < first_of["eks/cluster"] < first_of["ec2/natgateway"] \
+        < first_of["ec2/subnet"] < first_of["ec2/vpc"] < first_of["s3/bucket"] < first_of["budgets/budget"]
+    assert resources[-1]["kind"] == "budgets/budget"
+    for kind in ("ec2/vpc", "ec2/natgateway", "eks/cluster", "eks/nodegroup", "s3/bucket"):
+        for entry in planned[kind]:
+            assert entry["evidence"] == {"by": "stack-tag", "detail": f"tagged stack={STACK}"}, entry
+    (budget,) = planned["budgets/budget"]
+    assert budget["id"] == f"{STACK}-monthly"
+    assert budget["evidence"]["by"] == "recorded-id" and f"{STACK}-monthly" in budget["evidence"]["detail"]
+    assert {e["step"] for e in planned["eks/cluster"]} == {"eks"}
+    assert planned["ec2/natgateway"][0]["module"] == "amazon.aws.ec2_vpc_nat_gateway"
+
+
+def test_the_output_says_what_check_mode_skips(preview):
+    text = said(preview["first"])
+    assert "CHECK MODE: nothing was deleted. The teardown would delete" in text
+    assert "CHECK MODE: leftover verdict skipped in check mode" in text
+    assert "CHECK MODE: the processes this run started on the controller" in text
+    assert "0 leftovers" not in text and "LEFTOVER " not in text
+
+
+def test_a_second_dry_run_keeps_the_first_plan(preview):
+    """Fails if a plan replaces an earlier one (checked by writing always to teardown-plan.json: the second run
+    then names the same file)."""
+    first, second = plan_of(preview["first"]), plan_of(preview["second"])
+    assert first != second
+    assert os.path.dirname(second) == str(preview["run_dir"])
+    assert os.path.basename(second).startswith("teardown-plan-")
+    with open(first, "rb") as handle:
+        assert handle.read() == preview["first_plan"]
+    with open(second, encoding="utf-8") as handle:
+        assert json.load(handle)["resources"] == json.loads(preview["first_plan"])["resources"]
+    # The dry run wrote no leftover check and no clean-teardown marker.
+    assert not list(preview["runs_root"].glob(f"{STACK}/*/leftovers*.json"))
+    assert not (preview["runs_root"] / STACK / "state" / "last-clean-teardown.json").exists()
+
+
+def test_the_aws_inventory_dry_run_takes_the_same_code_path(tmp_path):
+    """`-i inventories/aws playbooks/teardown.yml --check`, its endpoint pointed at an emulator holding one tagged
+    VPC and one untagged look-alike: the plan has the Helm step first and the VPC with its stack tag, never the
+    look-alike, and both VPCs are still there."""
+    from aws_emulator_process import running_emulator
+
+    with running_emulator() as url:
+        ec2 = emulator_client(url, "ec2")
+        ours = ec2.create_vpc(CidrBlock="10.8.0.0/16", TagSpecifications=[{
+            "ResourceType": "vpc", "Tags": [{"Key": "stack", "Value": "gpu-e2e"}]}])["Vpc"]["VpcId"]
+        theirs = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{
+            "ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "gpu-e2e-vpc"}]}])["Vpc"]["VpcId"]
+        defaults = {"aws_module_defaults": {"region": "us-east-1", "endpoint_url": url,
+                                            "access_key": "local-emulator-key",
+                                            "secret_key": "local-emulator-secret"}}
+        result = run_playbook("-i", "inventories/aws", "playbooks/teardown.yml", "--check",
+                              "-e", "teardown_confirm=true", "-e", json.dumps(defaults),
+                              "-e", f"runs_root={tmp_path / 'runs'}", "-e", f"docs_dir={tmp_path / 'docs'}",
+                              "-e", "teardown_helm_binary=/nonexistent", env={"AWS_ENDPOINT_URL": url},
+                              json_output=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        assert {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]} >= {ours, theirs}
+    assert changed_tasks(result.stdout, prefixes=AWS_MODULES) == []
+    with open(plan_of(result), encoding="utf-8") as handle:
+        plan = json.load(handle)
+    assert plan["platform_target"] == "aws" and plan["steps"][0] == "helm"
+    assert [(e["kind"], e["id"], e["evidence"]["by"]) for e in plan["resources"]] == [("ec2/vpc", ours, "stack-tag")]
+    assert "CHECK MODE: leftover verdict skipped in check mode" in said(result)
