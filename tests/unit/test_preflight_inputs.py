@@ -131,6 +131,22 @@ def test_estimate_uses_the_lower_of_the_spot_cap_and_on_demand():
     assert estimate(0, 1, "g4dn.xlarge", "ON_DEMAND", 0.30)["gpu_usd_per_hour"] == 0.526
 
 
+def test_estimate_prices_the_dearest_gpu_type_and_the_system_nodes():
+    """A diversified spot group may launch any of its types: the upper estimate takes the dearest one."""
+    types = ["g4dn.xlarge", "g5.xlarge", "g6.xlarge"]
+    on_demand = estimate(0, 1, types, "ON_DEMAND", None, 0.10)
+    assert on_demand["gpu_usd_per_hour"] == max(estimate(0, 1, t, "ON_DEMAND", None, 0.10)["gpu_usd_per_hour"]
+                                                for t in types)
+    assert on_demand["gpu_usd_per_hour"] > estimate(0, 1, "g4dn.xlarge", "ON_DEMAND", None, 0.10)["gpu_usd_per_hour"]
+    assert "g5.xlarge" in on_demand["text"]
+    capped = estimate(0, 1, types, "SPOT", 0.45, 0.10)
+    assert capped["gpu_usd_per_hour"] == 0.45  # every type's on-demand price is above the cap
+    with_system = estimate(3600, 1, types, "SPOT", 0.45, 0.10, system_nodes=2, system_instance_types=["t3.medium"])
+    assert with_system["system_usd_per_hour"] == 0.0416
+    assert with_system["usd"] == round(2.0 * (0.45 + 2 * 0.0416 + 0.10 + 0.045), 2)
+    assert "2 system node(s)" in with_system["text"]
+
+
 def test_filters_give_one_line_per_refusal():
     assert inputs.one_line(["a\n b", "c"]) == "a b; c"
     assert inputs.one_line(["1", "2", "3", "4", "5"]) == "1; 2; 3 (and 2 more)"
