@@ -40,7 +40,6 @@ def test_on_aws_the_port_forwards_are_stopped_by_pid(tmp_path):
     assert ran["Stop the embedded AWS emulator by its PID."].get("skipped")
 
 
-
 def test_the_teardown_playbook_stops_them_on_every_profile():
     """The playbook's include of the stop is not limited to one profile (it was local-only once)."""
     import yaml

@@ -44,4 +44,4 @@ def test_the_stage_plays_are_numbered_once_in_site_order():
     labels = [(int(m.group(1)), m.group(2)) for m in numbers]
     assert labels == sorted(labels) and len(set(labels)) == len(labels), labels
     assert labels[0] == (0, "") and labels[-1][0] == 7
-    assert sorted({n for n, _ in labels}) == list(range(8))
+    assert sorted({number for number, _letter in labels}) == list(range(8))
