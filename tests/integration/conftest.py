@@ -28,7 +28,7 @@ def isolated_stack(tmp_path):
     ]
     yield {"port": port, "runs_root": runs_root, "extra": extra, "stack": "it-e2e", "docs_dir": tmp_path / "docs"}
     # Whatever happened, stop every local process this run recorded (by PID).
-    for pid_file in (runs_root / "it-e2e" / "state").glob("*.pid"):
+    for pid_file in (runs_root / "it-e2e" / "state").rglob("*.pid"):
         try:
             os.kill(int(pid_file.read_text().strip()), 15)
         except (ProcessLookupError, ValueError):

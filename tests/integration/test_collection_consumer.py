@@ -98,7 +98,7 @@ def consumer(tmp_path_factory):
     yield {"tarball": tarball, "installed": installed, "project": project, "env": env, "extra": extra,
            "inventory": inventory}
     # Whatever happened, stop every local process the run recorded (by PID).
-    for pid_file in (project / "runs" / STACK / "state").glob("*.pid"):
+    for pid_file in (project / "runs" / STACK / "state").rglob("*.pid"):
         try:
             os.kill(int(pid_file.read_text().strip()), 15)
         except (ProcessLookupError, ValueError):

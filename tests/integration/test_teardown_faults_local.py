@@ -69,7 +69,8 @@ class Stack:
         return emulator_client(self.url, service, region)
 
     def pid_files(self):
-        return sorted((self.runs_root / self.name / "state").glob("*.pid"))
+        # Prometheus keeps its pid file in state/prometheus/: every pid file under state/, at any depth.
+        return sorted((self.runs_root / self.name / "state").rglob("*.pid"))
 
     def stop_all(self):
         for pid_file in self.pid_files():

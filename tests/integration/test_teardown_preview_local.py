@@ -96,7 +96,7 @@ def preview(tmp_path_factory):
                             "teardown_stop_local_services=false", *extra, timeout=900)
         assert real.returncode == 0, real.stdout[-4000:] + real.stderr[-2000:]
     finally:
-        for pid_file in state.glob("*.pid"):
+        for pid_file in state.rglob("*.pid"):
             with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
