@@ -7,7 +7,6 @@ Nothing asserts absolute speed.
 """
 
 import json
-import pathlib
 import os
 import shutil
 import signal
@@ -17,7 +16,6 @@ import time
 import urllib.request
 
 import pytest
-import yaml
 from aws_emulator_process import free_port
 from tritonserver_process import TritonServer
 
@@ -287,10 +285,6 @@ def run_role(runtime, repository, tmp_path, **env):
         "prometheus_url": "", "loadtest_scenarios": ["smoke"], "loadtest_smoke_duration_s": 6,
         "loadtest_poll_delay_s": 2, "slo_p95_ms": "0.001",
         "model_name": MODEL, "loadtest_model_name": MODEL, "loadtest_model_repository": str(repository),
-        # No AWS here: the scheduling proof takes the planned instance types as molecule's loadtest scenario does.
-        "gpu_nodegroup_schedulability_instance_type_info": yaml.safe_load(
-            (pathlib.Path(ROOT) / "molecule" / "loadtest" / "vars" / "main.yml").read_text()
-        )["gpu_nodegroup_schedulability_instance_type_info"],
     }
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_CALLBACKS_ENABLED="gpu_e2e.platform.loadtest_progress", ANSIBLE_NOCOLOR="1", **env)
