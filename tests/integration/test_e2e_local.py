@@ -53,6 +53,19 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     assert serving.returncode == 0, serving.stdout[-4000:] + serving.stderr[-2000:]
     assert changed_tasks(serving.stdout, prefixes=("",)) == []
 
+    # Without the system node group, CoreDNS and Prometheus have no node: the schedulability play fails, one
+    # line per workload, before the first stage that installs anything (Stage 4a, the device plugin) starts.
+    unplaceable = run_playbook("site.yml", *extra, "-e", "gpu_nodegroup_system_enabled=false", json_output=True)
+    assert unplaceable.returncode != 0
+    output = json.loads(unplaceable.stdout[unplaceable.stdout.index("{"):])
+    plays = [play["play"]["name"] for play in output["plays"]]
+    assert plays[-1].startswith("Stage 3c - "), plays
+    failures = [str(result.get("msg")) for play in output["plays"] for task in play["tasks"]
+                for result in task["hosts"].values() if result.get("failed") and not result.get("ignore_errors")]
+    unplaced = [line for line in failures[-1].splitlines() if "closest group" in line]
+    assert any(line.startswith("Deployment kube-system/coredns: ") for line in unplaced), failures[-1]
+    assert any("prometheus" in line.split(":")[0].lower() for line in unplaced), failures[-1]
+
     down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
     assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
     assert "0 leftovers" in down.stdout
