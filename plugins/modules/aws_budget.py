@@ -135,6 +135,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import TIME_UNITS
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import AwsBudgetError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import ensure
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 
 
 def main():
@@ -159,10 +160,7 @@ def main():
         result = ensure(client, module.params, module.check_mode)
     except AwsBudgetError as exc:
         module.fail_json_aws_error(exc)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.ecr_tags import EcrTagsError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.ecr_tags import ensure_tags
 
 
@@ -81,9 +82,7 @@ def main():
         result = ensure_tags(client, module.params, module.check_mode)
     except EcrTagsError as exc:
         module.fail_json_aws_error(exc)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import HAS_YAML
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import EksKubeconfigError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import ensure
@@ -142,7 +143,7 @@ def main():
         result = ensure(client, params, module.check_mode, sys.executable)
     except EksKubeconfigError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":
