@@ -95,6 +95,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.dashboards import
     DashboardError,
     write_dashboards,
 )
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 
 
 def main():
@@ -130,7 +131,7 @@ def main():
         module.fail_json(msg=str(exc))
     if params["configmap_file"]:
         result["configmap_file"] = params["configmap_file"]
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_plots
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 
 
@@ -83,13 +84,12 @@ def main():
     if not loadtest_plots.HAS_MATPLOTLIB:
         module.fail_json(msg=missing_required_lib("matplotlib"), exception=str(loadtest_plots.MATPLOTLIB_IMPORT_ERROR))
     p = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, plots={}, skipped={})
     try:
-        plots, skipped = loadtest_plots.draw(p["kpis_file"], p["csv_prefix"], p["dest_dir"], p["label"])
+        result = loadtest_plots.draw(p["kpis_file"], p["csv_prefix"], p["dest_dir"], p["label"],
+                                     check_mode=module.check_mode)
     except LoadtestError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(plots), plots=plots, skipped=skipped)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":
