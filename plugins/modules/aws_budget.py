@@ -62,8 +62,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Before and after of the budget's managed fields and its alarm."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode and diff mode.
   - "IAM actions: budgets:ViewBudget and budgets:ModifyBudget on the budget
     (C(arn:aws:budgets::<account>:budget/<name>)), and sts:GetCallerIdentity."
 """

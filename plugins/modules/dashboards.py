@@ -50,8 +50,17 @@ options:
     description: Auto-refresh interval of the dashboards.
     type: str
     default: 10s
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    details: "Renders the dashboards and compares them with the files, writing nothing."
+  diff_mode:
+    support: full
+    details: "The text of each dashboard file (and the ConfigMaps file) that changes."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

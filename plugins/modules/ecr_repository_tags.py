@@ -33,8 +33,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "The repository's tags before and after."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode and diff mode.
   - "IAM actions: ecr:DescribeRepositories, ecr:ListTagsForResource, ecr:TagResource, ecr:UntagResource."
 """
 

@@ -76,8 +76,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Endpoint access and control-plane logging before and after (everything, for a new cluster)."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: eks:DescribeCluster, eks:CreateCluster (and iam:PassRole on O(role_arn)), eks:TagResource,
     eks:UpdateClusterConfig, eks:DescribeUpdate."
 """

@@ -55,8 +55,17 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "The kubeconfig's text before and after, with its file mode in the headers; an embedded token is shown as
+      C(k8s-aws-v1.<hidden>)."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: eks:DescribeCluster. Using the token needs the caller's identity to be allowed in the cluster
     (the cluster creator is, by default)."
 """

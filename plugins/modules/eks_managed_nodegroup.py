@@ -102,8 +102,15 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode.
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Scaling, labels, taints and tags before and after."
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -45,8 +45,17 @@ options:
   plot_dest:
     description: For O(document=post), where to copy the chosen plot (the post links to the copy).
     type: path
-notes:
-  - Supports check mode (reports what would change, writes nothing).
+attributes:
+  check_mode:
+    support: full
+    details: "Renders the document and compares it with the file, writing nothing."
+  diff_mode:
+    support: full
+    details: "The document's text before and after; the copied plot as SHA-256 and size."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

@@ -56,8 +56,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "URL, client IDs, thumbprints and tags before and after."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider, iam:CreateOpenIDConnectProvider,
     iam:DeleteOpenIDConnectProvider, iam:AddClientIDToOpenIDConnectProvider,
     iam:RemoveClientIDFromOpenIDConnectProvider, iam:UpdateOpenIDConnectProviderThumbprint,

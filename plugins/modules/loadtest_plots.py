@@ -37,8 +37,17 @@ options:
     description: Shown in every title, for example C(local CPU runtime, random weights).
     type: str
     default: ''
-notes:
-  - Supports check mode (nothing is drawn).
+attributes:
+  check_mode:
+    support: full
+    details: "Draws the plots in memory and compares them with the files, writing nothing."
+  diff_mode:
+    support: full
+    details: "Each PNG that changes as SHA-256 and size, and the text of O(kpis_file) before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

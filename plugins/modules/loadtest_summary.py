@@ -36,8 +36,17 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (the document is computed, not written).
+attributes:
+  check_mode:
+    support: full
+    details: "Computes the document and compares it with O(dest), writing nothing."
+  diff_mode:
+    support: full
+    details: "The text of O(dest) before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
