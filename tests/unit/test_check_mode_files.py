@@ -1,4 +1,4 @@
-"""Check mode and --diff of the modules that write files, end to end (args through patch_module_args).
+"""Check mode and --diff of the modules that write files (and of local_process), end to end.
 
 Each test takes a snapshot of every file under the test's directory, runs the task in check mode
 with --diff and asserts that not one byte changed, then runs it for real and asserts the same
@@ -12,10 +12,12 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from aws_emulator_process import free_port
 
 from ansible_collections.gpu_e2e.platform.plugins.modules import dashboards
 from ansible_collections.gpu_e2e.platform.plugins.modules import evidence
@@ -23,6 +25,7 @@ from ansible_collections.gpu_e2e.platform.plugins.modules import image_tensor
 from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_kpis
 from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_plots
 from ansible_collections.gpu_e2e.platform.plugins.modules import loadtest_summary
+from ansible_collections.gpu_e2e.platform.plugins.modules import local_process
 from ansible_collections.gpu_e2e.platform.plugins.modules import run_events
 from ansible_collections.gpu_e2e.platform.plugins.modules import teardown_plan
 
@@ -203,3 +206,24 @@ def test_a_payload_tensor_is_previewed_as_its_digest(tmp_path, capsys):
     digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     assert preview["diff"] == {"before_header": str(dest), "after_header": str(dest), "before": "(absent)\n",
                                "after": f"sha256: {digest}\nbytes: {3 * 16 * 16 * 4}\n"}
+
+
+def test_a_process_start_and_stop_are_previewed(tmp_path, capsys):
+    port = free_port()
+    args = {"name": "http-check", "command": [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+            "pid_file": str(tmp_path / "http.pid"), "log_file": str(tmp_path / "http.log"), "chdir": str(tmp_path),
+            "ready_url": f"http://127.0.0.1:{port}/", "ready_timeout": 20, "stop_timeout": 5}
+    preview = run(local_process, args, capsys, check=True, diff=True)
+    assert tree(tmp_path) == {} and preview["changed"]
+    assert preview["diff"] == {"before": {"running": False, "pid": None}, "after": {"running": True, "pid": "new"}}
+    started = run(local_process, args, capsys, diff=True)
+    try:
+        assert started["changed"] and started["diff"]["after"] == {"running": True, "pid": started["pid"]}
+        assert run(local_process, args, capsys, check=True)["changed"] is False
+        stop = run(local_process, dict(args, state="stopped"), capsys, check=True, diff=True)
+        assert stop["changed"] and stop["diff"] == {"before": {"running": True, "pid": started["pid"]},
+                                                    "after": {"running": False, "pid": None}}
+        assert os.path.exists(args["pid_file"])
+    finally:
+        stopped = run(local_process, dict(args, state="stopped"), capsys, diff=True)
+    assert stopped["diff"] == stop["diff"]
