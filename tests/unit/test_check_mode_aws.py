@@ -63,7 +63,7 @@ def aws(monkeypatch):
         yield
 
 
-def run(module, capsys, check=False, diff=False, **args):
+def run(module, capsys, args, check=False, diff=False):
     args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
     args.setdefault("region", "us-east-1")
     with patch_module_args(args), pytest.raises(SystemExit):
@@ -71,14 +71,14 @@ def run(module, capsys, check=False, diff=False, **args):
     return json.loads(capsys.readouterr().out)
 
 
-def preview_then_apply(module, capsys, calls, **args):
+def preview_then_apply(module, capsys, calls, args):
     """Run the task in check mode with --diff, then for real with --diff; assert the preview was honest."""
     del calls[:]
-    preview = run(module, capsys, check=True, diff=True, **args)
+    preview = run(module, capsys, args, check=True, diff=True)
     assert "failed" not in preview, preview
     assert writes(calls) == [], f"check mode called {writes(calls)}"
     del calls[:]
-    applied = run(module, capsys, diff=True, **args)
+    applied = run(module, capsys, args, diff=True)
     assert "failed" not in applied, applied
     assert applied["changed"] == preview["changed"]
     assert applied["diff"] == preview["diff"]
@@ -94,21 +94,21 @@ def test_nodegroup_create_update_delete_are_previewed_exactly(aws, calls, capsys
                 capacity_type="SPOT", min_size=0, desired_size=1, max_size=2, labels={"accelerator": "nvidia"},
                 tags={"stack": "gpu-e2e"}, wait=False)
 
-    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, **args)
+    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, args)
     assert preview["changed"] and preview["diff"]["before"] == {}
     assert preview["diff"]["after"]["scaling"] == {"minSize": 0, "maxSize": 2, "desiredSize": 1}
     assert "CreateNodegroup" in calls
 
-    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, **dict(args, max_size=3))
+    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, {**args, "max_size": 3})
     assert preview["changed"]
     assert preview["diff"] == {"before": {"scaling": {"minSize": 0, "maxSize": 2, "desiredSize": 1}},
                                "after": {"scaling": {"minSize": 0, "maxSize": 3, "desiredSize": 1}}}
 
-    unchanged = run(eks_managed_nodegroup, capsys, check=True, diff=True, **dict(args, max_size=3))
+    unchanged = run(eks_managed_nodegroup, capsys, {**args, "max_size": 3}, check=True, diff=True)
     assert unchanged["changed"] is False and unchanged["diff"] == {"before": {}, "after": {}}
-    assert "diff" not in run(eks_managed_nodegroup, capsys, check=True, **dict(args, max_size=4))
+    assert "diff" not in run(eks_managed_nodegroup, capsys, {**args, "max_size": 4}, check=True)
 
-    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, **dict(args, state="absent"))
+    preview, applied = preview_then_apply(eks_managed_nodegroup, capsys, calls, {**args, "state": "absent"})
     assert preview["changed"] and preview["diff"]["after"] == {} and preview["diff"]["before"]["tags"]
     assert eks.list_nodegroups(clusterName="c")["nodegroups"] == []
 
@@ -117,14 +117,14 @@ def test_cluster_creation_and_an_access_change_are_previewed(aws, calls, capsys)
     args = dict(name="c", role_arn="arn:aws:iam::123456789012:role/r", version="1.33",
                 subnets=["subnet-1", "subnet-2"], public_access_cidrs=["203.0.113.10/32"],
                 logging_types=["api"], tags={"stack": "gpu-e2e"}, wait_timeout=60)
-    preview, applied = preview_then_apply(eks_cluster_config, capsys, calls, **args)
+    preview, applied = preview_then_apply(eks_cluster_config, capsys, calls, args)
     assert preview["changed"] and preview["diff"]["before"] == {}
     assert preview["diff"]["after"]["public_access_cidrs"] == ["203.0.113.10/32"]
     assert "CreateCluster" in calls
 
     # moto has no DescribeUpdate, so the update itself is not applied here: check mode only.
     del calls[:]
-    wider = run(eks_cluster_config, capsys, check=True, diff=True, **dict(args, public_access_cidrs=["0.0.0.0/0"]))
+    wider = run(eks_cluster_config, capsys, {**args, "public_access_cidrs": ["0.0.0.0/0"]}, check=True, diff=True)
     assert wider["changed"] and writes(calls) == []
     assert wider["diff"] == {"before": {"public_access_cidrs": ["203.0.113.10/32"]},
                              "after": {"public_access_cidrs": ["0.0.0.0/0"]}}
@@ -134,24 +134,24 @@ def test_cluster_creation_and_an_access_change_are_previewed(aws, calls, capsys)
 
 def test_oidc_provider_create_and_retag_are_previewed(aws, calls, capsys):
     args = dict(url=ISSUER, thumbprints=[THUMBPRINT], tags={"stack": "gpu-e2e"})
-    preview, applied = preview_then_apply(iam_oidc_provider, capsys, calls, **args)
+    preview, applied = preview_then_apply(iam_oidc_provider, capsys, calls, args)
     assert preview["changed"] and preview["diff"]["before"] == {}
     assert preview["diff"]["after"]["client_ids"] == ["sts.amazonaws.com"]
     assert "CreateOpenIDConnectProvider" in calls
 
-    preview, applied = preview_then_apply(iam_oidc_provider, capsys, calls, **dict(args, tags={"stack": "other"}))
+    preview, applied = preview_then_apply(iam_oidc_provider, capsys, calls, {**args, "tags": {"stack": "other"}})
     assert preview["diff"] == {"before": {"tags": {"stack": "gpu-e2e"}}, "after": {"tags": {"stack": "other"}}}
-    again = run(iam_oidc_provider, capsys, check=True, diff=True, **dict(args, tags={"stack": "other"}))
+    again = run(iam_oidc_provider, capsys, {**args, "tags": {"stack": "other"}}, check=True, diff=True)
     assert again["changed"] is False
 
 
 def test_ecr_tags_are_previewed(aws, calls, capsys):
     boto3.client("ecr", region_name="us-east-1").create_repository(repositoryName="gpu-e2e/triton")
     args = dict(name="gpu-e2e/triton", tags={"stack": "gpu-e2e"})
-    preview, applied = preview_then_apply(ecr_repository_tags, capsys, calls, **args)
+    preview, applied = preview_then_apply(ecr_repository_tags, capsys, calls, args)
     assert preview["changed"] and preview["diff"] == {"before": {"tags": {}}, "after": {"tags": {"stack": "gpu-e2e"}}}
     assert "TagResource" in calls
-    assert run(ecr_repository_tags, capsys, check=True, **args)["changed"] is False
+    assert run(ecr_repository_tags, capsys, args, check=True)["changed"] is False
 
 
 def test_kubeconfig_is_previewed_and_never_shows_a_token(aws, calls, capsys, tmp_path):
@@ -160,15 +160,15 @@ def test_kubeconfig_is_previewed_and_never_shows_a_token(aws, calls, capsys, tmp
     path = tmp_path / "kubeconfig"
     args = dict(cluster_name="c", path=str(path))
     del calls[:]
-    preview = run(eks_kubeconfig, capsys, check=True, diff=True, **args)
+    preview = run(eks_kubeconfig, capsys, args, check=True, diff=True)
     assert preview["changed"] and not path.exists() and writes(calls) == []
     assert preview["diff"]["before"] == "" and preview["diff"]["after_header"] == f"{path} (mode 0600)"
-    applied = run(eks_kubeconfig, capsys, diff=True, **args)
+    applied = run(eks_kubeconfig, capsys, args, diff=True)
     assert applied["changed"] and applied["diff"] == preview["diff"]
     assert path.read_text() == preview["diff"]["after"]
-    assert run(eks_kubeconfig, capsys, check=True, **args)["changed"] is False
+    assert run(eks_kubeconfig, capsys, args, check=True)["changed"] is False
 
-    token = run(eks_kubeconfig, capsys, check=True, diff=True, **dict(args, auth="token"))
+    token = run(eks_kubeconfig, capsys, {**args, "auth": "token"}, check=True, diff=True)
     shown = [user["user"]["token"] for user in yaml.safe_load(token["diff"]["after"])["users"]]
     assert token["changed"] and shown == ["k8s-aws-v1.<hidden>"]
 
@@ -184,10 +184,10 @@ def test_budget_create_and_limit_change_are_previewed(emulator, calls, capsys):
     args = dict(name=name, limit_usd=5, threshold_pct=80, email="ops@example.com",
                 cost_filters_tags={"stack": "gpu-e2e"}, endpoint_url=emulator,
                 access_key="local-emulator-key", secret_key="local-emulator-secret")
-    preview, applied = preview_then_apply(aws_budget, capsys, calls, **args)
+    preview, applied = preview_then_apply(aws_budget, capsys, calls, args)
     assert preview["changed"] and preview["diff"]["before"] == {}
     assert "CreateBudget" in calls
-    preview, applied = preview_then_apply(aws_budget, capsys, calls, **dict(args, limit_usd=7.5))
+    preview, applied = preview_then_apply(aws_budget, capsys, calls, {**args, "limit_usd": 7.5})
     assert preview["diff"]["before"]["limit_usd"] == 5.0 and preview["diff"]["after"]["limit_usd"] == 7.5
-    preview, applied = preview_then_apply(aws_budget, capsys, calls, **dict(args, state="absent"))
+    preview, applied = preview_then_apply(aws_budget, capsys, calls, {**args, "state": "absent"})
     assert preview["changed"] and preview["diff"]["after"] == {}
