@@ -19,6 +19,9 @@ import re
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_metrics
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import combined
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_text
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
 
 try:
     from grafana_foundation_sdk.builders import common as gf_common_builders
@@ -586,11 +589,15 @@ def configmaps_yaml(dashboards, namespace, labels):
     return yaml.safe_dump_all(docs, default_flow_style=False, sort_keys=True)
 
 
-def _write_if_changed(path, content, check_mode):
-    if os.path.exists(path):
-        with open(path) as handle:
-            if handle.read() == content:
-                return False
+def _write_if_changed(path, content, check_mode, diffs):
+    """Write ``content`` unless ``path`` holds it; True when it changed (or would); the change goes to ``diffs``."""
+    try:
+        before = read_text(path)
+    except OSError as exc:
+        raise DashboardError(f"cannot read {path}: {exc}") from exc
+    if before == content:
+        return False
+    diffs.append(text_file(path, before, content))
     if check_mode:
         return True
     try:
@@ -605,9 +612,10 @@ def write_dashboards(dest, options=None, configmap_file=None, namespace="monitor
     dashboards = build_dashboards(options)
     changed = False
     summary = []
+    diffs = []
     for uid in DASHBOARD_UIDS:
         path = os.path.join(dest, f"{uid}.json")
-        changed |= _write_if_changed(path, dashboard_json(dashboards[uid]), check_mode)
+        changed |= _write_if_changed(path, dashboard_json(dashboards[uid]), check_mode, diffs)
         summary.append(
             {
                 "uid": uid,
@@ -618,5 +626,7 @@ def write_dashboards(dest, options=None, configmap_file=None, namespace="monitor
         )
     if configmap_file:
         labels = DEFAULT_CONFIGMAP_LABELS if labels is None else labels
-        changed |= _write_if_changed(configmap_file, configmaps_yaml(dashboards, namespace, labels), check_mode)
-    return {"changed": changed, "dashboards": summary, "files": [d["path"] for d in summary]}
+        changed |= _write_if_changed(configmap_file, configmaps_yaml(dashboards, namespace, labels), check_mode,
+                                     diffs)
+    return {"changed": changed, "dashboards": summary, "files": [d["path"] for d in summary],
+            "diff": combined(diffs)}

@@ -33,7 +33,8 @@ def ensure_tags(client, params, check_mode=False):
     found = aws_call(EcrTagsError, f"describe ECR repository {name}", client.describe_repositories,
                      missing="RepositoryNotFoundException" if check_mode else None, repositoryNames=[name])
     if found is None:
-        return {"changed": True, "tags": dict(params["tags"]), "repository_arn": ""}
+        return {"changed": True, "tags": dict(params["tags"]), "repository_arn": "",
+                "diff": {"before": {}, "after": {"tags": dict(params["tags"])}}}
     arn = found["repositories"][0]["repositoryArn"]
     current = boto3_tag_list_to_ansible_dict(
         _call(f"list tags of {name}", client.list_tags_for_resource, resourceArn=arn).get("tags") or [])

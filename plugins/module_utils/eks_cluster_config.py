@@ -25,6 +25,7 @@ import time
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 
 try:
     import botocore
@@ -32,6 +33,8 @@ except ImportError:
     botocore = None  # the module reports the missing library
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# What --diff shows: the settings the module manages.
+DIFF_KEYS = ("endpoint_private_access", "endpoint_public_access", "public_access_cidrs", "logging_types")
 AWS_DEFAULT_PUBLIC_CIDRS = ["0.0.0.0/0"]
 POLL_SECONDS = 10
 
@@ -214,15 +217,17 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
         action = [f"create EKS cluster {name} with endpoint access private={access['endpoint_private_access']}, "
                   f"public={access['endpoint_public_access']}"
                   + (f" from {', '.join(access['public_access_cidrs'])}" if access["endpoint_public_access"] else "")]
+        planned = view(name, access, enabled, "CREATING")
+        diff = fields(None, {k: planned[k] for k in DIFF_KEYS})
         if check_mode:
-            return {"changed": True, "cluster": view(name, access, enabled, "CREATING"), "actions": action,
-                    "updates": []}
+            return {"changed": True, "cluster": planned, "actions": action, "updates": [], "diff": diff}
         api.create(request)
         cluster = api.wait_active(name, deadline)
         return {"changed": True, "cluster": view(name, current_access(cluster), current_logging(cluster),
                                                  cluster.get("status"), cluster),
-                "actions": action, "updates": []}
+                "actions": action, "updates": [], "diff": diff}
     access, enabled = current_access(cluster), current_logging(cluster)
+    before = view(name, access, enabled, cluster.get("status"), cluster)
     vpc_update = access_update(access, params)
     log_update = logging_update(enabled, params.get("logging_types"))
     actions, updates = [], []
@@ -234,16 +239,16 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
     if log_update:
         actions.append(f"set control-plane logging of {name} to {', '.join(sorted(params['logging_types'])) or 'none'}")
     if not actions:
-        return {"changed": False, "cluster": view(name, access, enabled, cluster.get("status"), cluster), "actions": [],
-                "updates": []}
+        return {"changed": False, "cluster": before, "actions": [], "updates": [],
+                "diff": fields(before, before, DIFF_KEYS)}
+    if vpc_update:
+        access = current_access({"resourcesVpcConfig": vpc_update})
+    if log_update:
+        enabled = sorted(params["logging_types"])
+    planned = view(name, access, enabled, cluster.get("status"), cluster)
+    diff = fields(before, planned, DIFF_KEYS)
     if check_mode:
-        if vpc_update:
-            access = current_access({"resourcesVpcConfig": vpc_update})
-        if log_update:
-            enabled = sorted(params["logging_types"])
-        return {"changed": True, "cluster": view(name, access, enabled, cluster.get("status"), cluster),
-                "actions": actions,
-                "updates": []}
+        return {"changed": True, "cluster": planned, "actions": actions, "updates": [], "diff": diff}
 
     api.wait_active(name, deadline)
     if vpc_update:
@@ -255,4 +260,4 @@ def ensure(client, params, check_mode, sleep=time.sleep, clock=time.monotonic):
     cluster = api.wait_active(name, deadline)
     return {"changed": True, "cluster": view(name, current_access(cluster), current_logging(cluster),
                                              cluster.get("status"), cluster),
-            "actions": actions, "updates": [u for u in updates if u]}
+            "actions": actions, "updates": [u for u in updates if u], "diff": diff}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import re
 
 try:
     import yaml
@@ -40,6 +41,8 @@ except ImportError:
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_text
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
 
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - the format prefix of EKS tokens, not a secret
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -183,6 +186,27 @@ def write_if_changed(path, content, mode=0o600, check_mode=False) -> bool:
     return True
 
 
+def shown(content):
+    """``content`` as --diff shows it: embedded tokens are credentials, so only their prefix is kept."""
+    if content is None:
+        return None
+    return re.sub(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_=-]+", TOKEN_PREFIX + "<hidden>", content)
+
+
+def file_diff(path, content, mode):
+    """The --diff of writing ``content`` with ``mode`` to ``path`` (tokens hidden, modes in the headers)."""
+    before = read_text(path)
+    try:
+        before_mode = os.stat(path).st_mode & 0o777 if before is not None else None
+    except OSError:
+        before_mode = None
+    diff = text_file(path, shown(before), shown(content))
+    if before_mode is not None:
+        diff["before_header"] = f"{path} (mode {before_mode:04o})"
+    diff["after_header"] = f"{path} (mode {mode:04o})"
+    return diff
+
+
 def describe_cluster(eks_client, name) -> dict:
     return aws_call(EksKubeconfigError, f"describe EKS cluster {name}", eks_client.describe_cluster,
                     name=name)["cluster"]
@@ -203,5 +227,7 @@ def ensure(client, params, check_mode, python):
         user = {"token": bearer}
         result["expiration"] = expires
     content = render(kubeconfig(access, user, params["context_name"]))
-    result["changed"] = write_if_changed(params["path"], content, int(params["mode"], 8), check_mode)
+    mode = int(params["mode"], 8)
+    result["diff"] = file_diff(params["path"], content, mode)
+    result["changed"] = write_if_changed(params["path"], content, mode, check_mode)
     return result

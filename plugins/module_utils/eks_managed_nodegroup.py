@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 
 try:
     import botocore
@@ -56,6 +57,37 @@ def desired(params):
         "taints": _taints(params.get("taints")),
         "tags": {str(k): str(v) for k, v in (params.get("tags") or {}).items()},
     }
+
+
+def managed_view(nodegroup):
+    """The settings of a described node group that the module converges (what --diff shows)."""
+    if not nodegroup:
+        return {}
+    scaling = nodegroup.get("scalingConfig") or {}
+    return {
+        "scaling": {k: scaling.get(k) for k in ("minSize", "maxSize", "desiredSize")},
+        "labels": dict(nodegroup.get("labels") or {}),
+        "taints": _taints(nodegroup.get("taints")),
+        "tags": dict(nodegroup.get("tags") or {}),
+    }
+
+
+def planned_view(current, update, add, remove):
+    """``managed_view(current)`` after the update and retagging ``differences`` planned."""
+    after = managed_view(current)
+    if "scalingConfig" in update:
+        after["scaling"] = dict(update["scalingConfig"])
+    if "labels" in update:
+        labels = {k: v for k, v in after["labels"].items() if k not in update["labels"]["removeLabels"]}
+        labels.update(update["labels"]["addOrUpdateLabels"])
+        after["labels"] = labels
+    if "taints" in update:
+        kept = [t for t in after["taints"] if t not in update["taints"]["removeTaints"]]
+        after["taints"] = _taints(kept + update["taints"]["addOrUpdateTaints"])
+    tags = {k: v for k, v in after["tags"].items() if k not in remove}
+    tags.update(add)
+    after["tags"] = tags
+    return after
 
 
 def create_request(params):
@@ -148,24 +180,26 @@ def ensure(client, params, check_mode):
     current = api.find(cluster, name)
     if params["state"] == "absent":
         if current is None:
-            return {"changed": False, "nodegroup": {}, "actions": []}
+            return {"changed": False, "nodegroup": {}, "actions": [], "diff": fields({}, {})}
+        diff = fields(managed_view(current), None)
         if not check_mode:
             api.call(f"delete node group {name}", "delete_nodegroup", clusterName=cluster, nodegroupName=name)
             if params["wait"]:
                 api.wait("nodegroup_deleted", cluster, name, params["wait_timeout"])
-        return {"changed": True, "nodegroup": {}, "actions": [f"delete node group {name}"]}
+        return {"changed": True, "nodegroup": {}, "actions": [f"delete node group {name}"], "diff": diff}
     if current is None:
         request = create_request(params)
         action = (
             f"create node group {name} ({params['capacity_type']}, {', '.join(params['instance_types'])}, "
             f"{params['ami_type']})"
         )
+        diff = fields(None, desired(params))
         if check_mode:
-            return {"changed": True, "nodegroup": request, "actions": [action]}
+            return {"changed": True, "nodegroup": request, "actions": [action], "diff": diff}
         api.call(f"create node group {name}", "create_nodegroup", **request)
         if params["wait"]:
             api.wait("nodegroup_active", cluster, name, params["wait_timeout"])
-        return {"changed": True, "nodegroup": api.find(cluster, name), "actions": [action]}
+        return {"changed": True, "nodegroup": api.find(cluster, name), "actions": [action], "diff": diff}
     fixed, update, add, remove = differences(current, params)
     if fixed:
         raise EksNodegroupError(
@@ -177,8 +211,9 @@ def ensure(client, params, check_mode):
         actions.append(f"update {', '.join(sorted(update))} of node group {name}")
     if add or remove:
         actions.append(f"retag node group {name}")
+    diff = fields(managed_view(current), planned_view(current, update or {}, add, remove))
     if not actions or check_mode:
-        return {"changed": bool(actions), "nodegroup": current, "actions": actions}
+        return {"changed": bool(actions), "nodegroup": current, "actions": actions, "diff": diff}
     if update:
         api.call(
             f"update node group {name}", "update_nodegroup_config", clusterName=cluster, nodegroupName=name, **update
@@ -189,4 +224,4 @@ def ensure(client, params, check_mode):
         api.call(f"tag node group {name}", "tag_resource", resourceArn=current["nodegroupArn"], tags=add)
     if remove:
         api.call(f"untag node group {name}", "untag_resource", resourceArn=current["nodegroupArn"], tagKeys=remove)
-    return {"changed": True, "nodegroup": api.find(cluster, name), "actions": actions}
+    return {"changed": True, "nodegroup": api.find(cluster, name), "actions": actions, "diff": diff}

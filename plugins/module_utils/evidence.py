@@ -27,6 +27,11 @@ import os
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import binary_file
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import combined
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_bytes
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_text
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
 
 # Public reference (NVIDIA DeepLearningExamples): Triton ResNet50 on one T4, ONNX Runtime + TensorRT FP16,
 # dynamic batching, 32 concurrent requests. Used only as a labelled comparison, never as a measurement.
@@ -717,28 +722,48 @@ def render(document, run_dir, dest, platform_target=None, stack_name=None, plot_
     raise EvidenceError(f"unknown document {document!r}")
 
 
-def write_if_changed(path, content, check_mode=False):
-    """Write ``content`` to ``path`` unless it is already there; True when it changed (or would)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == content:
-                return False
-    except FileNotFoundError:
-        pass
+def write_if_changed(path, content, check_mode=False, diffs=None):
+    """Write ``content`` to ``path`` unless it is already there; True when it changed (or would).
+
+    The change (before/after text) is appended to ``diffs`` when given.
+    """
+    before = read_text(path)
+    if before == content:
+        return False
+    if diffs is not None:
+        diffs.append(text_file(path, before, content))
     if not check_mode:
         write_atomic(path, content)
     return True
 
 
-def copy_if_changed(src, dest, check_mode=False):
+def copy_if_changed(src, dest, check_mode=False, diffs=None):
+    """Copy ``src`` to ``dest`` unless it holds the same bytes; the change (as digests) goes to ``diffs``."""
     with open(src, "rb") as handle:
         data = handle.read()
-    try:
-        with open(dest, "rb") as handle:
-            if handle.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
+    before = read_bytes(dest)
+    if before == data:
+        return False
+    if diffs is not None:
+        diffs.append(binary_file(dest, before, data))
     if not check_mode:
         write_atomic(dest, data)
     return True
+
+
+def write_document(params, check_mode=False):
+    """Render ``params["document"]`` and write it (and the post's plot) when it changed; the module's result.
+
+    Check mode renders the same document and compares it, writing nothing, so it reports the same change.
+    """
+    content, extra = render(params["document"], params["run_dir"], params["dest"], params.get("platform_target"),
+                            params.get("stack_name"), params.get("plot_dest"))
+    changed = False
+    plot = None
+    diffs = []
+    if extra["plot_source"]:
+        plot = params["plot_dest"]
+        changed |= copy_if_changed(extra["plot_source"], plot, check_mode, diffs)
+    changed |= write_if_changed(params["dest"], content, check_mode, diffs)
+    return {"changed": changed, "dest": params["dest"], "missing": extra["missing"], "plot": plot,
+            "diff": combined(diffs)}

@@ -36,6 +36,7 @@ import re
 from urllib.error import HTTPError
 from urllib.parse import quote, urlsplit
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import prometheus_api
 
 
@@ -417,6 +418,9 @@ def take_snapshot(params, opener, check_mode=False):
         "delete_url": None,
         **stats,
     }
+    # A snapshot is a new object each time: nothing before it, the snapshot's identity after.
+    result["diff"] = fields(None, {"name": name, "dashboard_uid": params["dashboard_uid"], "from_ms": from_ms,
+                                   "to_ms": to_ms, "expires": int(params.get("expires") or 0)})
     if check_mode:
         return result
     answer = grafana.create_snapshot(snap, name, int(params.get("expires") or 0))

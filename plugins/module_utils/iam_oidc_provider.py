@@ -24,6 +24,7 @@ import re
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import GpuE2eAWSError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_errors import aws_call
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -201,6 +202,11 @@ def result_view(provider, path):
     }
 
 
+def diff_view(view):
+    """The attributes of a provider that the module manages (what --diff shows; no ARN)."""
+    return {k: view[k] for k in ("url", "client_ids", "thumbprints", "tags")}
+
+
 def ensure(client, params, check_mode):
     """Make the provider match params; returns changed, provider, actions.
 
@@ -215,10 +221,11 @@ def ensure(client, params, check_mode):
 
     if params["state"] == "absent":
         if current is None:
-            return {"changed": False, "provider": {}, "actions": []}
+            return {"changed": False, "provider": {}, "actions": [], "diff": fields({}, {})}
+        diff = fields(diff_view(result_view(current, path)), None)
         if not check_mode:
             api.delete(arn)
-        return {"changed": True, "provider": {}, "actions": [f"delete OIDC provider {path}"]}
+        return {"changed": True, "provider": {}, "actions": [f"delete OIDC provider {path}"], "diff": diff}
 
     desired = {
         "client_ids": normalize_client_ids(params["client_ids"]),
@@ -230,22 +237,27 @@ def ensure(client, params, check_mode):
         if check_mode:
             would_be = {"arn": "", "client_ids": desired["client_ids"], "thumbprints": desired["thumbprints"] or [],
                         "tags": desired["tags"] or {}}
-            return {"changed": True, "provider": result_view(would_be, path), "actions": actions}
+            planned = result_view(would_be, path)
+            return {"changed": True, "provider": planned, "actions": actions,
+                    "diff": fields(None, diff_view(planned))}
         arn = api.create("https://" + path, desired["client_ids"], desired["thumbprints"], desired["tags"])
-        return {"changed": True, "provider": result_view(api.get(arn), path), "actions": actions}
+        created = result_view(api.get(arn), path)
+        return {"changed": True, "provider": created, "actions": actions, "diff": fields(None, diff_view(created))}
 
     plan = plan_changes(current, desired, params.get("purge_tags", True))
     actions = describe_plan(path, plan)
-    if plan and not check_mode:
-        api.apply(arn, plan)
-        current = api.get(arn)
-    elif plan:  # check mode: what it would be
-        current = dict(current)
+    before = diff_view(result_view(current, path))
+    planned = dict(current)
+    if plan:  # what it will be (check mode returns this)
         if "thumbprints" in plan:
-            current["thumbprints"] = plan["thumbprints"]
-        current["client_ids"] = desired["client_ids"]
+            planned["thumbprints"] = plan["thumbprints"]
+        planned["client_ids"] = desired["client_ids"]
         if desired["tags"] is not None:
             tags = {k: v for k, v in current["tags"].items() if k not in plan.get("unset_tags", [])}
             tags.update(plan.get("set_tags", {}))
-            current["tags"] = tags
-    return {"changed": bool(plan), "provider": result_view(current, path), "actions": actions}
+            planned["tags"] = tags
+    diff = fields(before, diff_view(result_view(planned, path)))
+    if plan and not check_mode:
+        api.apply(arn, plan)
+        planned = api.get(arn)
+    return {"changed": bool(plan), "provider": result_view(planned, path), "actions": actions, "diff": diff}

@@ -16,6 +16,7 @@ import hashlib
 import os
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import image_preprocess
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import binary_file
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import known_answer
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import triton_config
@@ -66,11 +67,13 @@ def write_tensor(params, check_mode=False):
             f"the preprocessed image is {list(tensor.shape)}, input '{inputs[0]['name']}' takes {item_shape}")
     data = tensor.astype("<f4").tobytes()
     dest = params["dest"]
-    changed = _read(dest) != data
+    before = _read(dest)
+    changed = before != data
     if changed and not check_mode:
         write_atomic(dest, data)
     return {
-        "changed": changed, "written": True, "dest": dest, "src": source, "input": inputs[0]["name"],
+        "changed": changed, "diff": binary_file(dest, before, data) if changed else None,
+        "written": True, "dest": dest, "src": source, "input": inputs[0]["name"],
         "datatype": inputs[0]["datatype"], "shape": list(tensor.shape), "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(), "preprocessing": spec,
     }

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_locust_csv as lcsv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_text
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_server_metrics as srv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_knee import find_knee
@@ -261,15 +263,20 @@ def build(opts):
     return doc
 
 
-def write_json(path, doc, check_mode=False):
-    """Write `doc` as JSON; return whether the file changed."""
+def write_json(path, doc, check_mode=False, diffs=None):
+    """Write `doc` as JSON; return whether the file changed (or would, in check mode).
+
+    The change (before/after text) is appended to `diffs` when given.
+    """
     text = json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
     try:
-        with open(path, encoding="utf-8") as handle:
-            if handle.read() == text:
-                return False
+        before = read_text(path)
     except OSError:
-        pass
+        before = None
+    if before == text:
+        return False
+    if diffs is not None:
+        diffs.append(text_file(path, before, text))
     if check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))

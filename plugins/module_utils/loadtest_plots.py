@@ -7,13 +7,22 @@ latency.png      current P50/P95/P99 over time, users on a second axis
 throughput.png   requests/s and failures/s over time, users on a second axis
 utilisation.png  runtime CPU % (local) or GPU % (aws) over time, when Prometheus gave a series
 sweep.png        the sweep's throughput vs P95 curve with its knee (sweep only)
+
+Each plot is drawn into memory first and written only when its bytes differ from the file's (Agg's
+PNG output carries no timestamp, so the same data draws the same bytes). That makes a re-run report
+no change, and lets check mode say exactly which files would change without writing any.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import binary_file
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import combined
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_bytes
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_kpis import write_json
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_locust_csv import read_history
@@ -40,10 +49,12 @@ def _elapsed(points, key="t"):
 
 
 def _save(fig, path):
+    """(path, PNG bytes) of the figure; nothing is written here."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return path, buffer.getvalue()
 
 
 def _users_axis(ax, xs, history):
@@ -123,7 +134,7 @@ def sweep_plot(sweep, title, path):
 
 
 def render(kpis, history, dest_dir, label):
-    """Write the scenario's plots into dest_dir; return {kind: path} and {kind: why not drawn}."""
+    """Draw the scenario's plots for dest_dir in memory; return {kind: (path, PNG bytes)} and {kind: why not}."""
     if not HAS_MATPLOTLIB:
         raise LoadtestError(f"matplotlib is required for the plots: {MATPLOTLIB_IMPORT_ERROR}")
     if not os.path.isdir(dest_dir):
@@ -155,17 +166,45 @@ def render(kpis, history, dest_dir, label):
     return plots, skipped
 
 
-def draw(kpis_file, csv_prefix, dest_dir, label):
-    """Draw the plots of the scenario whose kpis.json is `kpis_file`, and record them in it."""
+def write_png(path, data, check_mode=False, diffs=None):
+    """Write ``data`` to ``path`` unless it holds those bytes; True when it changed (or would)."""
+    try:
+        before = read_bytes(path)
+    except OSError as exc:
+        raise LoadtestError(f"cannot read {path}: {exc}") from exc
+    if before == data:
+        return False
+    if diffs is not None:
+        diffs.append(binary_file(path, before, data))
+    if not check_mode:
+        try:
+            write_atomic(path, data, make_dirs=False)
+        except OSError as exc:
+            raise LoadtestError(f"cannot write {path}: {exc}") from exc
+    return True
+
+
+def draw(kpis_file, csv_prefix, dest_dir, label, check_mode=False):
+    """Draw the plots of the scenario whose kpis.json is `kpis_file`, and record them in it.
+
+    Returns the module's result: changed (a PNG or kpis.json differs, or would), plots {kind: path},
+    skipped {kind: why} and diff (one entry per file that changes). Check mode draws in memory and
+    compares, writing nothing.
+    """
     try:
         with open(kpis_file, encoding="utf-8") as handle:
             kpis = json.load(handle)
     except (OSError, ValueError) as exc:
         raise LoadtestError(f"cannot read {kpis_file}: {exc}") from exc
-    plots, skipped = render(kpis, read_history(csv_prefix), dest_dir, label)
+    drawn, skipped = render(kpis, read_history(csv_prefix), dest_dir, label)
+    changed = False
+    diffs = []
+    for path, data in drawn.values():
+        changed |= write_png(path, data, check_mode, diffs)
+    plots = {kind: path for kind, (path, _data) in drawn.items()}
     kpis["plots"] = plots
     missing = kpis.setdefault("missing", {})
     for kind, why in skipped.items():
         missing[f"plots.{kind}"] = why
-    write_json(kpis_file, kpis)
-    return plots, skipped
+    changed |= write_json(kpis_file, kpis, check_mode=check_mode, diffs=diffs)
+    return {"changed": changed, "plots": plots, "skipped": skipped, "diff": combined(diffs)}

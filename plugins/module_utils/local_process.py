@@ -22,6 +22,7 @@ import urllib.parse
 
 from ansible.module_utils.urls import open_url
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -166,7 +167,21 @@ def remove(path):
 
 
 def ensure(params, check_mode):
-    """Bring the process to params['state']; return the module result dict."""
+    """Bring the process to params['state']; return the module result dict, with the diff of the process.
+
+    The diff shows whether the process runs and its PID, before and after; in check mode the PID of a
+    process that would be started is not known yet and shows as C(new).
+    """
+    result = _converge(params, check_mode)
+    before = {"running": result.pop("_was_running"), "pid": result.pop("_was_pid")}
+    after = {"running": result["running"], "pid": result["pid"]}
+    if check_mode and result["changed"] and params["state"] != "stopped":
+        after = {"running": True, "pid": "new"}
+    result["diff"] = fields(before, after)
+    return result
+
+
+def _converge(params, check_mode):
     name = params["name"]
     command = params["command"]
     pid_file = params["pid_file"]
@@ -176,7 +191,8 @@ def ensure(params, check_mode):
     if not command:
         raise LocalProcessError("command must not be empty")
     pid = running_pid(pid_file, command)
-    result = {"changed": False, "name": name, "pid": pid, "running": pid is not None, "pid_file": pid_file}
+    result = {"changed": False, "name": name, "pid": pid, "running": pid is not None, "pid_file": pid_file,
+              "_was_running": pid is not None, "_was_pid": pid}
 
     if state == "stopped" or (state == "restarted" and pid is not None):
         if pid is not None:

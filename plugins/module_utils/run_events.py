@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - non-POSIX
 
 from contextlib import nullcontext
 from urllib.parse import urlsplit
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import fields
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
 
@@ -176,6 +177,11 @@ def post_annotation(opener, grafana_url, grafana_token, event, timeout=10, valid
     return annotation_id
 
 
+def _shown(event):
+    """The event as --diff shows it: what is appended to events_file (the Grafana outcome comes after)."""
+    return {k: v for k, v in event.items() if k != "grafana"}
+
+
 def record_event(
     events_file,
     text,
@@ -210,11 +216,13 @@ def record_event(
         if explicit_time:
             for existing in events:
                 if event_key(existing) == event_key(event):
-                    return {"changed": False, "event": existing, "duplicate": True, "grafana": existing.get("grafana")}
+                    return {"changed": False, "event": existing, "duplicate": True, "grafana": existing.get("grafana"),
+                            "diff": fields({"events": len(events)}, {"events": len(events)})}
         grafana = {"posted": False, "annotation_id": None, "error": None}
+        diff = fields({"events": len(events)}, {"events": len(events) + 1, "appended": _shown(event)})
         if check_mode:
             event["grafana"] = grafana
-            return {"changed": True, "event": event, "duplicate": False, "grafana": grafana}
+            return {"changed": True, "event": event, "duplicate": False, "grafana": grafana, "diff": diff}
         if want_grafana:
             try:
                 grafana["annotation_id"] = post_annotation(
@@ -226,4 +234,4 @@ def record_event(
         event["grafana"] = grafana
         events.append(event)
         _write_events(events_file, events)
-    return {"changed": True, "event": event, "duplicate": False, "grafana": grafana}
+    return {"changed": True, "event": event, "duplicate": False, "grafana": grafana, "diff": diff}

@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import stack_inventory as inv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 
@@ -103,16 +104,38 @@ def plan_path(run_dir, planned_at):
     return path
 
 
+def plan_text(plan):
+    """The text of a plan file."""
+    return json.dumps(plan, indent=2, sort_keys=False) + "\n"
+
+
 def write_plan(run_dir, plan, planned_at, check_mode=False):
     """Write ``plan`` to a new file of ``run_dir`` (atomically); return its path. Check mode writes nothing."""
     path = plan_path(run_dir, planned_at)
     if check_mode:
         return path
     try:
-        write_atomic(path, json.dumps(plan, indent=2, sort_keys=False) + "\n")
+        write_atomic(path, plan_text(plan))
     except OSError as exc:
         raise TeardownPlanError(f"cannot write the teardown plan {path}: {exc}") from exc
     return path
+
+
+def record_plan(params, planned_at, check_mode=False):
+    """Build the plan of ``params`` (the module's options), write it to a new file; the module's result.
+
+    A plan always goes to a new file (an earlier one is never replaced), so the task always changes
+    something: the file it writes, or in check mode would write; --diff shows that file's content.
+    """
+    plan = build_plan(params["records"], params["steps"], kept=params.get("kept") or [],
+                      untagged=params.get("untagged") or [], stack_name=params["stack_name"],
+                      aws_region=params["aws_region"], platform_target=params["platform_target"],
+                      planned_at=planned_at)
+    path = write_plan(params["run_dir"], plan, planned_at, check_mode=check_mode)
+    others = ([other_line(e, "NOT DELETED") for e in plan["not_deleted"]]
+              + [other_line(e, "KEPT") for e in plan["kept"]])
+    return {"changed": True, "path": path, "plan": plan, "lines": [plan_line(e) for e in plan["resources"]],
+            "other_lines": others, "diff": text_file(path, None, plan_text(plan))}
 
 
 def plan_line(entry):

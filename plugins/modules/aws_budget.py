@@ -62,8 +62,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Before and after of the budget's managed fields and its alarm."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode and diff mode.
   - "IAM actions: budgets:ViewBudget and budgets:ModifyBudget on the budget
     (C(arn:aws:budgets::<account>:budget/<name>)), and sts:GetCallerIdentity."
 """
@@ -135,6 +143,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import TIME_UNITS
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import AwsBudgetError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.aws_budget import ensure
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 
 
 def main():
@@ -159,10 +168,7 @@ def main():
         result = ensure(client, module.params, module.check_mode)
     except AwsBudgetError as exc:
         module.fail_json_aws_error(exc)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,17 @@ options:
     description: Auto-refresh interval of the dashboards.
     type: str
     default: 10s
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    details: "Renders the dashboards and compares them with the files, writing nothing."
+  diff_mode:
+    support: full
+    details: "The text of each dashboard file (and the ConfigMaps file) that changes."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -95,6 +104,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils.dashboards import
     DashboardError,
     write_dashboards,
 )
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 
 
 def main():
@@ -130,7 +140,7 @@ def main():
         module.fail_json(msg=str(exc))
     if params["configmap_file"]:
         result["configmap_file"] = params["configmap_file"]
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "The repository's tags before and after."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode and diff mode.
   - "IAM actions: ecr:DescribeRepositories, ecr:ListTagsForResource, ecr:TagResource, ecr:UntagResource."
 """
 
@@ -64,6 +72,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.ecr_tags import EcrTagsError
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.ecr_tags import ensure_tags
 
 
@@ -81,9 +90,7 @@ def main():
         result = ensure_tags(client, module.params, module.check_mode)
     except EcrTagsError as exc:
         module.fail_json_aws_error(exc)
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -76,8 +76,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Endpoint access and control-plane logging before and after (everything, for a new cluster)."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: eks:DescribeCluster, eks:CreateCluster (and iam:PassRole on O(role_arn)), eks:TagResource,
     eks:UpdateClusterConfig, eks:DescribeUpdate."
 """
@@ -163,6 +171,7 @@ updates:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_cluster_config import LOG_TYPES
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_cluster_config import EksClusterConfigError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_cluster_config import ensure
@@ -190,7 +199,7 @@ def main():
         result = ensure(client, module.params, module.check_mode)
     except EksClusterConfigError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

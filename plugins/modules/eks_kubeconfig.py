@@ -55,8 +55,17 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "The kubeconfig's text before and after, with its file mode in the headers; an embedded token is shown as
+      C(k8s-aws-v1.<hidden>)."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: eks:DescribeCluster. Using the token needs the caller's identity to be allowed in the cluster
     (the cluster creator is, by default)."
 """
@@ -109,6 +118,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import HAS_YAML
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import EksKubeconfigError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_kubeconfig import ensure
@@ -142,7 +152,7 @@ def main():
         result = ensure(client, params, module.check_mode, sys.executable)
     except EksKubeconfigError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

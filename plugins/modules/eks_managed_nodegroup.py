@@ -102,8 +102,15 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode.
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "Scaling, labels, taints and tags before and after."
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -140,6 +147,7 @@ actions:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.eks_managed_nodegroup import EksNodegroupError, ensure
 
 
@@ -174,7 +182,7 @@ def main():
         result = ensure(client, module.params, module.check_mode)
     except EksNodegroupError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

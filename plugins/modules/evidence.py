@@ -45,8 +45,17 @@ options:
   plot_dest:
     description: For O(document=post), where to copy the chosen plot (the post links to the copy).
     type: path
-notes:
-  - Supports check mode (reports what would change, writes nothing).
+attributes:
+  check_mode:
+    support: full
+    details: "Renders the document and compares it with the file, writing nothing."
+  diff_mode:
+    support: full
+    details: "The document's text before and after; the copied plot as SHA-256 and size."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -80,10 +89,9 @@ plot:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import EvidenceError
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import copy_if_changed
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import render
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import write_if_changed
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.evidence import write_document
 
 
 def main():
@@ -98,19 +106,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
     try:
-        content, extra = render(params["document"], params["run_dir"], params["dest"], params["platform_target"],
-                                params["stack_name"], params["plot_dest"])
-        changed = False
-        plot = None
-        if extra["plot_source"]:
-            plot = params["plot_dest"]
-            changed |= copy_if_changed(extra["plot_source"], plot, module.check_mode)
-        changed |= write_if_changed(params["dest"], content, module.check_mode)
+        result = write_document(module.params, check_mode=module.check_mode)
     except (EvidenceError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=changed, dest=params["dest"], missing=extra["missing"], plot=plot)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -87,8 +87,18 @@ options:
     description: Whether to validate the TLS certificates of Grafana and Prometheus.
     type: bool
     default: true
+attributes:
+  check_mode:
+    support: full
+    details: "The dashboard is read and the queries run, but no snapshot is created."
+  diff_mode:
+    support: partial
+    details: "A snapshot is a new object each time: the diff shows its name, dashboard and time range, not its panels."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
-  - Supports check mode; the dashboard is read and the queries run, but no snapshot is created.
   - Always reports a change, a snapshot is a new object each time.
 seealso:
   - name: Grafana snapshot HTTP API
@@ -170,6 +180,7 @@ missing:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.grafana_snapshot import (
     GrafanaSnapshotError,
     take_snapshot,
@@ -198,7 +209,7 @@ def main():
         result = take_snapshot(module.params, open_url, check_mode=module.check_mode)
     except GrafanaSnapshotError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

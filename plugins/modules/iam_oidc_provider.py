@@ -56,8 +56,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "URL, client IDs, thumbprints and tags before and after."
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode.
   - "IAM actions: iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider, iam:CreateOpenIDConnectProvider,
     iam:DeleteOpenIDConnectProvider, iam:AddClientIDToOpenIDConnectProvider,
     iam:RemoveClientIDFromOpenIDConnectProvider, iam:UpdateOpenIDConnectProviderThumbprint,
@@ -129,6 +137,7 @@ actions:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.iam_oidc_provider import IamOidcProviderError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.iam_oidc_provider import ensure
 
@@ -150,7 +159,7 @@ def main():
         result = ensure(client, module.params, module.check_mode)
     except IamOidcProviderError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ description:
     writes the raw little-endian tensor of one inference of the model's first input to O(dest).
   - This is the payload a client sends in a binary inference request; the load test repeats it per inference.
   - A model whose config.pbtxt records no preprocessing gets no file; RV(written) is false and RV(reason) says why.
-  - Idempotent by content. Supports check mode.
+  - Idempotent by content.
 author:
   - gpu_e2e platform team (@gpu-e2e)
 requirements:
@@ -38,8 +38,17 @@ options:
     description: Where to write the tensor.
     type: path
     required: true
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    details: "Computes the tensor and compares it with the file, writing nothing."
+  diff_mode:
+    support: full
+    details: "The tensor file as SHA-256 and size, before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -108,6 +117,7 @@ preprocessing:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.image_preprocess import missing_libraries
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.image_tensor import ImageTensorError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.image_tensor import write_tensor
@@ -129,7 +139,7 @@ def main():
         result = write_tensor(module.params, check_mode=module.check_mode)
     except ImageTensorError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,15 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode (nothing is written).
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: "Runs the proof as usual; O(dest) is not written in check mode."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -52,8 +52,16 @@ options:
       - They are reported as C(skipped) with the reason, never as C(valid).
     type: dict
     default: {}
-notes:
-  - Supports check mode (it changes nothing).
+attributes:
+  check_mode:
+    support: full
+    details: "Read-only; runs in check mode as usual."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""

@@ -128,8 +128,17 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (the document is computed, not written).
+attributes:
+  check_mode:
+    support: full
+    details: "Computes the document and compares it with O(dest), writing nothing."
+  diff_mode:
+    support: full
+    details: "The text of O(dest) before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -184,6 +193,8 @@ dest:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import combined
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_kpis import build
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_kpis import write_json
@@ -232,11 +243,14 @@ def main():
     params["slo_targets"] = targets
     try:
         doc = build(params)
-        changed = write_json(params["dest"], doc, check_mode=module.check_mode)
+        diffs = []
+        changed = write_json(params["dest"], doc, check_mode=module.check_mode, diffs=diffs)
     except LoadtestError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(
-        changed=changed,
+    exit_result(
+        module,
+        changed,
+        diff=combined(diffs),
         kpis=doc,
         slo_passed=doc["slo"]["passed"],
         slo_violations=doc["slo"]["violations"],

@@ -37,8 +37,17 @@ options:
     description: Shown in every title, for example C(local CPU runtime, random weights).
     type: str
     default: ''
-notes:
-  - Supports check mode (nothing is drawn).
+attributes:
+  check_mode:
+    support: full
+    details: "Draws the plots in memory and compares them with the files, writing nothing."
+  diff_mode:
+    support: full
+    details: "Each PNG that changes as SHA-256 and size, and the text of O(kpis_file) before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -67,6 +76,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_plots
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 
 
@@ -83,13 +93,12 @@ def main():
     if not loadtest_plots.HAS_MATPLOTLIB:
         module.fail_json(msg=missing_required_lib("matplotlib"), exception=str(loadtest_plots.MATPLOTLIB_IMPORT_ERROR))
     p = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, plots={}, skipped={})
     try:
-        plots, skipped = loadtest_plots.draw(p["kpis_file"], p["csv_prefix"], p["dest_dir"], p["label"])
+        result = loadtest_plots.draw(p["kpis_file"], p["csv_prefix"], p["dest_dir"], p["label"],
+                                     check_mode=module.check_mode)
     except LoadtestError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(plots), plots=plots, skipped=skipped)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

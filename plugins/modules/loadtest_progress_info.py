@@ -36,8 +36,18 @@ options:
     description: The scenario's planned duration in seconds, shown beside the elapsed time.
     type: float
     default: 0
+attributes:
+  check_mode:
+    support: full
+    details: "Read-only; runs in check mode as usual."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
-  - Read-only; never reports changed. Supports check mode.
+  - Read-only; never reports changed.
 """
 
 EXAMPLES = r"""

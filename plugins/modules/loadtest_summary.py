@@ -36,8 +36,17 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (the document is computed, not written).
+attributes:
+  check_mode:
+    support: full
+    details: "Computes the document and compares it with O(dest), writing nothing."
+  diff_mode:
+    support: full
+    details: "The text of O(dest) before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -88,6 +97,8 @@ dest:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import combined
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_kpis import write_json
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_summary import combine
@@ -106,11 +117,14 @@ def main():
     p = module.params
     try:
         doc = combine(p["kpis_files"], p["enforce"], p["notes"])
-        changed = write_json(p["dest"], doc, check_mode=module.check_mode)
+        diffs = []
+        changed = write_json(p["dest"], doc, check_mode=module.check_mode, diffs=diffs)
     except LoadtestError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(
-        changed=changed,
+    exit_result(
+        module,
+        changed,
+        diff=combined(diffs),
         slo_passed=doc["slo"]["passed"],
         violations=doc["slo"]["violations"],
         table=doc["slo"]["table"],

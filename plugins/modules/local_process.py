@@ -60,8 +60,17 @@ options:
     type: str
     choices: [started, stopped, restarted]
     default: started
-notes:
-  - Supports check mode.
+attributes:
+  check_mode:
+    support: full
+    details: "Nothing is started or stopped."
+  diff_mode:
+    support: full
+    details: "Whether the process runs, and its PID, before and after (C(new) for a process check mode would start)."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -103,6 +112,7 @@ pid_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.local_process import LocalProcessError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.local_process import ensure
 
@@ -127,7 +137,7 @@ def main():
         result = ensure(module.params, module.check_mode)
     except LocalProcessError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ description:
   - Validation runs onnx.checker, reads the input and output names, shapes and datatypes, and refuses with a
     one-line reason a file that is not ONNX, is corrupt, or has an IR version or opset the installed
     onnxruntime cannot load (the limits are probed from onnxruntime itself).
-  - Idempotent by content, files are rewritten only when their bytes change. Supports check mode and diff.
+  - Idempotent by content, files are rewritten only when their bytes change.
   - This module only writes files on the controller. Uploading the repository to S3 and the ECR repository
     are tasks of the model role (M(amazon.aws.s3_bucket), M(amazon.aws.s3_object), M(community.aws.ecs_ecr)).
 author:
@@ -130,8 +130,16 @@ options:
       - Keys C(color_order) (RGB or BGR), C(layout) (NCHW or NHWC), C(resize_short_side), C(crop_size),
         C(resize_filter) (bilinear, bicubic or nearest), C(mean) and C(std) (three values on 0..255 pixels).
     type: dict
-notes:
-  - Supports check mode and diff mode.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: "config.pbtxt's text and the model file's SHA-256, before and after."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 seealso:
   - name: Triton classification extension
     description: What C(label_filename) and C(class_count) do.
@@ -268,6 +276,7 @@ onnxruntime:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.onnx_model import missing_libraries
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.onnx_package import OnnxPackageError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.onnx_package import package
@@ -307,7 +316,7 @@ def main():
         result = package(module.params, check_mode=module.check_mode, want_diff=module._diff)
     except OnnxPackageError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

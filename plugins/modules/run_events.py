@@ -64,8 +64,17 @@ options:
       - Whether to validate Grafana's TLS certificate.
     type: bool
     default: true
-notes:
-  - Supports check mode (nothing is written or posted) and diff mode is not supported.
+attributes:
+  check_mode:
+    support: full
+    details: "Nothing is written or posted."
+  diff_mode:
+    support: full
+    details: "The number of events in O(events_file) before and after, and the event that is appended."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 seealso:
   - name: Grafana annotations HTTP API
     description: The API the event is posted to.
@@ -127,6 +136,7 @@ posted:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.run_events import (
     RunEventError,
     record_event,
@@ -171,8 +181,10 @@ def main():
         module.warn("grafana_url is set but grafana_token is not: the event was only written to events_file.")
     if grafana.get("error"):
         module.warn(f"The event was recorded in events_file but not posted to Grafana: {grafana['error']}")
-    module.exit_json(
-        changed=result["changed"],
+    exit_result(
+        module,
+        result["changed"],
+        diff=result["diff"],
         event=result["event"],
         events_file=params["events_file"],
         duplicate=result["duplicate"],

@@ -72,8 +72,16 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: "Read-only; runs in check mode as usual."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 notes:
-  - Supports check mode (it changes nothing).
   - "IAM actions: ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings,
     servicequotas:GetServiceQuota, eks:DescribeNodegroup."
 """

@@ -61,9 +61,20 @@ options:
     type: str
     choices: [local, aws]
     required: true
+attributes:
+  check_mode:
+    support: full
+    details: "Builds the plan and writes nothing."
+  diff_mode:
+    support: full
+    details: "The plan file the task writes (a new file each time)."
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
-  - Supports check mode, in which it builds the plan and writes nothing. The teardown's dry run
-    (C(--check)) runs this task with C(check_mode=false), so that the plan is written while nothing is deleted.
+  - The teardown's dry run (C(--check)) runs this task with C(check_mode=false), so that the plan is written while
+    nothing is deleted.
 """
 
 EXAMPLES = r"""
@@ -135,11 +146,9 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import exit_result
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import TeardownPlanError
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import build_plan
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import other_line
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import plan_line
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import write_plan
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.teardown_plan import record_plan
 
 
 def main():
@@ -156,19 +165,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
     now = datetime.datetime.now(datetime.timezone.utc)
     try:
-        plan = build_plan(params["records"], params["steps"], kept=params["kept"], untagged=params["untagged"],
-                          stack_name=params["stack_name"], aws_region=params["aws_region"],
-                          platform_target=params["platform_target"], planned_at=now)
-        path = write_plan(params["run_dir"], plan, now, check_mode=module.check_mode)
+        result = record_plan(module.params, now, check_mode=module.check_mode)
     except TeardownPlanError as exc:
         module.fail_json(msg=str(exc))
-    others = ([other_line(e, "NOT DELETED") for e in plan["not_deleted"]]
-              + [other_line(e, "KEPT") for e in plan["kept"]])
-    module.exit_json(changed=True, path=path, plan=plan, lines=[plan_line(e) for e in plan["resources"]],
-                     other_lines=others)
+    exit_result(module, **result)
 
 
 if __name__ == "__main__":

@@ -121,8 +121,18 @@ options:
     description: Validate the TLS certificate of an C(https://) URL.
     type: bool
     default: true
-notes:
-  - Supports check mode (the test runs, nothing is written).
+attributes:
+  check_mode:
+    support: partial
+    details: "A smoke test cannot be predicted without running it: in check mode the test runs as usual (it only
+      reads from the server and sends inference requests), O(output_file) is not written. The module always
+      reports unchanged."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 seealso:
   - name: Triton HTTP/REST protocol
     description: The KServe v2 protocol and Triton's binary tensor extension.
