@@ -266,4 +266,3 @@ def test_the_seed_posts_one_answer_and_nothing_in_check_mode():
     assert posted == [("http://127.0.0.1:5055/moto-api/static/ce/cost-and-usage-results", "POST",
                        {"results": [result["ce_seed"]]})]
     assert result["url"] == posted[0][0]
-

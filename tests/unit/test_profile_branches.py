@@ -141,10 +141,8 @@ def profile_files(root, role):
     for folder in ("tasks", "vars"):
         for path in (root / "roles" / role / folder).glob("*.yml"):
             text = path.read_text()
-            for match in re.finditer(r"[\"']?([\w./-]*{{\s*platform_target\s*}}[\w./-]*)[\"']?", text):
-                names.update(match.group(1).replace(match.group(1)[match.group(1).index("{{"):
-                                                                    match.group(1).index("}}") + 2], profile)
-                             for profile in PROFILES)
+            for match in re.finditer(r"([\w./-]*)({{\s*platform_target\s*}})([\w./-]*)", text):
+                names.update(match.group(1) + profile + match.group(3) for profile in PROFILES)
     return {Path(name).name for name in names}
 
 
