@@ -24,8 +24,9 @@ Cost allocation tags must be activated in the Billing console (or with
 ``ce update-cost-allocation-tags-status``) before tag filters match anything;
 the audit reports their status when it can read it.
 
-Pure helpers (estimate, classify_usage_type, summarize_billed, seed_results)
-take plain data and are unit-tested without AWS.
+Pure helpers (estimate, classify_usage_type, summarize_billed) take plain data
+and are unit-tested without AWS. Seeding the local emulator's Cost Explorer is
+the emulator's job (emulator_cost_explorer_seed.py), not this module's.
 """
 
 from __future__ import annotations
@@ -317,59 +318,6 @@ def lag_status(window_end, now, lag_hours):
             f"INCOMPLETE: Cost Explorer trails usage by about {lag_hours} h; the window ended "
             f"{hours_between(window_end, now):.1f} h ago. Re-run the audit after {iso(ready_at)}.")
     return {"complete": complete, "lag_hours": lag_hours, "complete_after": iso(ready_at), "note": note}
-
-
-# -- seeding the emulator (local profile) ----------------------------------
-def _usage_of(entry):
-    resource = entry["resource"]
-    if resource == "instance":
-        prefix = "SpotUsage" if entry["capacity"] == "spot" else "BoxUsage"
-        return SERVICE_EC2, f"{prefix}:{entry['instance_type']}"
-    return {
-        "nat_gateway": (SERVICE_EC2_OTHER, "NatGateway-Hours"),
-        "public_ipv4": (SERVICE_VPC, "PublicIPv4:InUseAddress"),
-        "eks_cluster": (SERVICE_EKS, "USE1-AmazonEKS-Hours:perCluster"),
-        "alb": (SERVICE_ELB, "LoadBalancerUsage"),
-        "nlb": (SERVICE_ELB, "LoadBalancerUsage"),
-    }[resource]
-
-
-def seed_results(entries, window_start, window_end, prices):
-    """A get_cost_and_usage answer (DAILY, grouped by SERVICE and USAGE_TYPE) that bills exactly the timeline.
-
-    Used on the local profile only, to seed the emulator's Cost Explorer so the
-    whole audit path runs; the billed figures then equal the estimate by construction.
-    """
-    first, last = ce_period(window_start, window_end)
-    day = datetime.date.fromisoformat(first)
-    end_day = datetime.date.fromisoformat(last)
-    periods = []
-    while day < end_day:
-        day_start = datetime.datetime.combine(day, datetime.time(0), tzinfo=datetime.timezone.utc)
-        day_end = day_start + datetime.timedelta(days=1)
-        groups = {}
-        for entry in entries:
-            start, end = max(entry["start"], day_start), min(entry["end"], day_end)
-            hours = hours_between(start, end) * entry["count"]
-            price = hourly_price(entry, prices)
-            if hours <= 0 or price is None:
-                continue
-            key = _usage_of(entry)
-            cost, quantity = groups.get(key, (0.0, 0.0))
-            groups[key] = (cost + hours * price, quantity + hours)
-        periods.append({
-            "TimePeriod": {"Start": day.isoformat(), "End": (day + datetime.timedelta(days=1)).isoformat()},
-            "Total": {},
-            "Groups": [
-                {"Keys": [service, usage],
-                 "Metrics": {"UnblendedCost": {"Amount": f"{cost:.10f}", "Unit": "USD"},
-                             "UsageQuantity": {"Amount": f"{quantity:.10f}", "Unit": "Hrs"}}}
-                for (service, usage), (cost, quantity) in sorted(groups.items())
-            ],
-            "Estimated": True,
-        })
-        day += datetime.timedelta(days=1)
-    return {"ResultsByTime": periods, "GroupDefinitions": GROUP_BY, "DimensionValueAttributes": []}
 
 
 # -- AWS calls --------------------------------------------------------------

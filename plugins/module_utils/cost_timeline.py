@@ -32,21 +32,17 @@ from __future__ import annotations
 
 import datetime
 import glob
-import json
 import os
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import CostExplorerError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import iso
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import normalize_entry
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import parse_time
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.json_read import read_json_or
 
 
 def _load(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
+    return read_json_or(path)
 
 
 def _created_at(path, record):

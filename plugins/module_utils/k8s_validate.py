@@ -17,8 +17,9 @@ A ``List`` is invalid too (its items would pass unchecked): render the items as 
 """
 
 import glob
-import json
 import os
+
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.json_read import read_json
 
 try:
     import kubernetes_validate
@@ -99,11 +100,7 @@ def crd_schema(crd_schemas, doc):
     path = os.path.join(crd_schemas, f"{group}_{version}_{doc.get('kind')}.json")
     if not os.path.isfile(path):
         return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise ManifestValidationError(f"cannot read the CRD schema {path}: {exc}") from exc
+    return read_json(path, ManifestValidationError, "the CRD schema")
 
 
 def _crd_errors(schema, doc):

@@ -17,6 +17,7 @@ from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_l
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.atomic_write import write_atomic
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import read_text
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.diff import text_file
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.json_read import read_json
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import loadtest_server_metrics as srv
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_knee import find_knee
@@ -191,11 +192,7 @@ def side_by_side(client, server):
 def read_stages(path):
     if not path or not os.path.exists(path):
         return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise LoadtestError(f"cannot read the stage statistics {path}: {exc}") from exc
+    return read_json(path, LoadtestError, "the stage statistics")
 
 
 def build(opts):

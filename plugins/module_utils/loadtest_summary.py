@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
+from ansible_collections.gpu_e2e.platform.plugins.module_utils.json_read import read_json
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_errors import LoadtestError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.loadtest_slo import violation_table
 
@@ -15,11 +15,7 @@ SCHEMA = "gpu_e2e.loadtest.run_kpis/v1"
 
 
 def _load(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise LoadtestError(f"cannot read scenario KPIs {path}: {exc}") from exc
+    return read_json(path, LoadtestError, "scenario KPIs")
 
 
 def _headline(doc):

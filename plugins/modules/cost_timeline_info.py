@@ -17,8 +17,8 @@ description:
   - The window starts at the run directory's name (its UTC stamp) and ends when the leftover check ran
     (C(leftovers.json) C(checked_at)), at O(end), or now.
   - A record's C(created_at) field, or else its modification time, marks when its resources came into being.
-  - The result feeds M(gpu_e2e.platform.cost_explorer_info) (O(gpu_e2e.platform.cost_explorer_info#module:timeline))
-    and, on the local profile, seeds the emulator's Cost Explorer (RV(ce_seed)).
+  - The result feeds M(gpu_e2e.platform.cost_explorer_info) (O(gpu_e2e.platform.cost_explorer_info#module:timeline)).
+    Seeding the local emulator's Cost Explorer is M(gpu_e2e.platform.emulator_cost_explorer_seed)'s job.
 author:
   - gpu_e2e platform team (@gpu-e2e)
 options:
@@ -37,23 +37,26 @@ options:
     type: list
     elements: dict
     default: []
-  seed:
-    description: Also return RV(ce_seed), a Cost Explorer answer that bills exactly this timeline.
-    type: bool
-    default: false
   prices:
     description: Overrides of the price table (see M(gpu_e2e.platform.stack_leftovers_info)).
     type: dict
     default: {}
-notes:
-  - Supports check mode; never changes anything.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: "Read-only; runs in check mode as usual."
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
 - name: Read the timeline of the newest run.
   gpu_e2e.platform.cost_timeline_info:
     run_dir: "{{ run_dir }}"
-    seed: "{{ platform_target == 'local' }}"
   register: timeline
 """
 
@@ -80,11 +83,6 @@ estimated:
   returned: always
   type: dict
   sample: {"total_usd": 0.12}
-ce_seed:
-  description: A get_cost_and_usage answer (DAILY, grouped by SERVICE and USAGE_TYPE) billing exactly the timeline.
-  returned: when O(seed=true)
-  type: dict
-  sample: {"ResultsByTime": []}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -92,8 +90,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import CostExplorerError
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import estimate
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import parse_time
-from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_explorer import seed_results
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_timeline import timeline_from_run_dir
 
 
@@ -103,7 +99,6 @@ def main():
             run_dir=dict(type="path", required=True),
             end=dict(type="str"),
             extra=dict(type="list", elements="dict", default=[]),
-            seed=dict(type="bool", default=False),
             prices=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
@@ -118,10 +113,6 @@ def main():
             "records": found["records"],
             "estimated": estimate(found["entries"], prices),
         }
-        if params["seed"]:
-            window = found["window"]
-            result["ce_seed"] = seed_results(found["entries"], parse_time(window["start"]), parse_time(window["end"]),
-                                             prices)
     except CostExplorerError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -4,17 +4,18 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-import urllib.request
 from pathlib import Path
 
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from aws_emulator_process import emulator_client, running_emulator
+from ansible.module_utils.urls import open_url
 from botocore.exceptions import ClientError
 
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import aws_prices
 from ansible_collections.gpu_e2e.platform.plugins.module_utils import cost_explorer as ce
+from ansible_collections.gpu_e2e.platform.plugins.module_utils import emulator_cost_explorer_seed as emulator_seed
 from ansible_collections.gpu_e2e.platform.plugins.module_utils.cost_timeline import timeline_from_run_dir
 
 UTC = datetime.UTC
@@ -182,7 +183,7 @@ def test_the_seed_bills_exactly_the_timeline_across_midnight():
         {"resource": "nat_gateway"}, {"resource": "public_ipv4"})]
     prices = aws_prices.default_table()
 
-    seed = ce.seed_results(entries, start, end, prices)
+    seed = emulator_seed.seed_results(entries, start, end, prices)
     billed = ce.summarize_billed(seed["ResultsByTime"])
 
     assert [p["TimePeriod"]["Start"] for p in seed["ResultsByTime"]] == ["2026-11-20", "2026-11-21"]
@@ -226,12 +227,9 @@ def emulator():
 def test_the_seeded_emulator_answers_the_audit(emulator):
     found = timeline_from_run_dir(str(FIXTURE))
     window = found["window"]
-    prices = aws_prices.default_table()
-    seed = ce.seed_results(found["entries"], ce.parse_time(window["start"]), ce.parse_time(window["end"]), prices)
-    request = urllib.request.Request(emulator + "/moto-api/static/ce/cost-and-usage-results", method="POST",
-                                     data=json.dumps({"results": [seed]}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10)
+    seeded = emulator_seed.seed({"run_dir": str(FIXTURE), "emulator_url": emulator, "end": window["end"]}, open_url)
+    assert seeded["changed"]
+    assert (seeded["window"]["start"], seeded["window"]["end"]) == (window["start"], window["end"])
 
     def client(service, region=None):
         return RetryingBotoClientWrapper(emulator_client(emulator, service, region),
@@ -244,3 +242,27 @@ def test_the_seeded_emulator_answers_the_audit(emulator):
     assert result["billed"]["gpu_hours"]["spot"] == pytest.approx(result["estimated"]["gpu_hours"]["spot"], abs=1e-3)
     assert result["billed"]["spot_savings_usd"] > 0
     assert result["on_demand_prices"]["g4dn.xlarge"]["source"].startswith("fallback table (Pricing API failed")
+
+
+def test_the_seed_goes_only_to_the_emulator_on_loopback():
+    """Seeding is emulator-only: an AWS endpoint or any other host is refused before anything is read or posted."""
+    posted = []
+    for url in ("https://ce.us-east-1.amazonaws.com", "http://10.0.0.5:5055", "", "ftp://127.0.0.1:5055"):
+        with pytest.raises(ce.CostExplorerError, match="emulator_url must be"):
+            emulator_seed.seed({"run_dir": str(FIXTURE), "emulator_url": url}, lambda *a, **k: posted.append(a))
+    assert posted == []
+
+
+def test_the_seed_posts_one_answer_and_nothing_in_check_mode():
+    posted = []
+
+    def opener(url, data=None, method=None, headers=None, timeout=None):
+        posted.append((url, method, json.loads(data)))
+
+    params = {"run_dir": str(FIXTURE), "emulator_url": "http://127.0.0.1:5055/"}
+    dry = emulator_seed.seed(params, opener, check_mode=True)
+    assert posted == [] and dry["ce_seed"]["ResultsByTime"]
+    result = emulator_seed.seed(params, opener)
+    assert posted == [("http://127.0.0.1:5055/moto-api/static/ce/cost-and-usage-results", "POST",
+                       {"results": [result["ce_seed"]]})]
+    assert result["url"] == posted[0][0]

@@ -28,11 +28,6 @@ EXEMPT = {
     "triton_smoke": "a smoke test cannot be predicted without running it: check mode runs the inference "
                     "(read-only towards the server) and writes no output_file",
 }
-# Modules being reworked in another change, which brings their attributes; strict xfail, so the entry
-# must go as soon as the module keeps the contract.
-NOT_YET = {
-    "cost_timeline_info": "reworked in a parallel change that adds its attributes",
-}
 
 
 def documentation(tree):
@@ -101,13 +96,7 @@ def violations(path):
 
 
 def module_params():
-    params = []
-    for path in sorted(MODULES.glob("*.py")):
-        if path.stem == "__init__":
-            continue
-        marks = [pytest.mark.xfail(strict=True, reason=NOT_YET[path.stem])] if path.stem in NOT_YET else []
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
+    return [pytest.param(path, id=path.stem) for path in sorted(MODULES.glob("*.py")) if path.stem != "__init__"]
 
 
 @pytest.mark.parametrize("path", module_params())
@@ -117,7 +106,7 @@ def test_the_module_keeps_the_check_mode_and_diff_contract(path):
 
 def test_every_exemption_names_a_module_that_exists():
     names = {p.stem for p in MODULES.glob("*.py")}
-    assert set(EXEMPT) <= names and set(NOT_YET) <= names
+    assert set(EXEMPT) <= names
 
 
 GOOD = '''

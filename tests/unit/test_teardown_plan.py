@@ -49,7 +49,16 @@ def test_the_deletion_tasks_are_the_table_in_its_order():
     modules. Fails when a task is added, moved or changed without the table (or the other way round)."""
     assert deletion_tasks() == [(e["step"], e["target"], e["module"]) for e in inv.DELETE_SEQUENCE]
     steps = yaml.safe_load((ROOT / "roles/teardown/vars/main.yml").read_text())["teardown__steps"]
-    assert steps == "{{ (['helm'] if platform_target == 'aws' else []) + " + str(LOCAL_STEPS) + " }}"
+    assert steps == "{{ teardown__profile_steps + " + str(LOCAL_STEPS) + " }}"
+    # The profile's first steps are set by its preflight (the role's one choice by profile): helm on aws only.
+    profile_steps = {}
+    for profile in ("aws", "local"):
+        for task in yaml.safe_load((TASKS / f"preflight_{profile}.yml").read_text()):
+            facts = task.get("ansible.builtin.set_fact") or {}
+            if "teardown__profile_steps" in facts:
+                profile_steps[profile] = facts["teardown__profile_steps"]
+    assert profile_steps == {"aws": ALL_STEPS[:1], "local": []}
+    assert profile_steps["aws"] + LOCAL_STEPS == ALL_STEPS
     for entry in inv.DELETE_SEQUENCE:
         assert entry["kind"] in inv.TYPES, entry
         assert inv.TYPES[entry["kind"]]["delete"].startswith(f"{entry['step']}.yml:"), entry
