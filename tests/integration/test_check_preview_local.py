@@ -77,6 +77,7 @@ def previews(tmp_path_factory):
         found["cold"] = run_playbook("site.yml", "--check", *extra, json_output=True, timeout=900)
         found["cold_dirs"] = sorted(p for p in stack_dir.glob("2*") if p.is_dir())
         found["after_cold"] = inventory(url, STACK)
+        found["cold_model_repository"] = (stack_dir / "model_repository").exists()
         ok(run_playbook("site.yml", "--tags", STAGES, *extra, timeout=900))
         found["run_dir"] = (stack_dir / "latest").resolve()
         found["before"] = inventory(url, STACK)
@@ -129,7 +130,7 @@ def test_a_cold_dry_run_writes_no_stage_record(previews):
     (cold_dir,) = previews["cold_dirs"]
     files = sorted(str(p.relative_to(cold_dir)) for p in cold_dir.rglob("*") if p.is_file())
     assert files == ["aws-emulator.log", "inputs.yml"], files
-    assert not (previews["runs_root"] / STACK / "model_repository").exists()
+    assert not previews["cold_model_repository"]
     assert previews["run_dir"] != cold_dir
 
 
