@@ -12,7 +12,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps run provision teardown teardown-plan evidence-example test lint sanity molecule unit integration bench clean
+.PHONY: help setup system-deps run provision preview teardown teardown-plan evidence-example test lint sanity molecule unit integration bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ evidence-example: ## Regenerate the example evidence pack in docs/ (case study, 
 
 provision: setup ## Only site.yml (keep the stack up).
 	$(PLAYBOOK) site.yml $(ARGS)
+
+preview: setup ## Dry run of site.yml (check mode): creates nothing, says what each stage would create or change.
+	$(PLAYBOOK) site.yml --check $(ARGS)
 
 teardown: setup ## Only the teardown, leftover check, cost audit and report.
 	$(PLAYBOOK) playbooks/teardown.yml -e teardown_confirm=true $(ARGS)

@@ -17,46 +17,20 @@ import signal
 
 import pytest
 from aws_emulator_process import emulator_client, free_port
+from emulator_inventory import AWS_MODULES
+from emulator_inventory import inventory as emulator_inventory
 
-from playbook_runner import ROOT, changed_tasks, run_playbook
+from playbook_runner import changed_tasks, run_playbook
 
 pytestmark = pytest.mark.slow
 
 STACK = "it-pv"
 STAGES = "preflight,bootstrap,vpc,eks,gpu_nodegroup,model"
-AWS_MODULES = ("amazon.aws.", "community.aws.") + tuple(
-    f"gpu_e2e.platform.{name}"
-    for name in __import__("yaml").safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["aws"]
-)
 
 
 def inventory(url):
     """What the emulator holds for the stack, found without the collection's scanner."""
-    ec2, eks, s3 = (emulator_client(url, s) for s in ("ec2", "eks", "s3"))
-    want = {"Key": "stack", "Value": STACK}
-    clusters = [c for c in eks.list_clusters()["clusters"]
-                if eks.describe_cluster(name=c)["cluster"].get("tags", {}).get("stack") == STACK]
-    account = emulator_client(url, "sts").get_caller_identity()["Account"]
-    found = {
-        "ec2/vpc": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if want in v.get("Tags", [])],
-        "ec2/subnet": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if want in s.get("Tags", [])],
-        "ec2/natgateway": [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
-                           if want in n.get("Tags", []) and n["State"] != "deleted"],
-        "ec2/elastic-ip": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]
-                           if want in a.get("Tags", [])],
-        "ec2/internet-gateway": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
-                                 if want in g.get("Tags", [])],
-        "eks/cluster": clusters,
-        "eks/nodegroup": [f"{c}/{n}" for c in clusters for n in eks.list_nodegroups(clusterName=c)["nodegroups"]],
-        "iam/role": [r["RoleName"] for r in emulator_client(url, "iam").list_roles()["Roles"]
-                     if r["RoleName"].startswith(STACK + "-")],
-        "s3/bucket": [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(STACK + "-")],
-        "ecr/repository": [r["repositoryName"] for r in
-                           emulator_client(url, "ecr").describe_repositories()["repositories"]],
-        "budgets/budget": [b["BudgetName"] for b in emulator_client(url, "budgets").describe_budgets(
-            AccountId=account).get("Budgets", [])],
-    }
-    return {kind: sorted(ids) for kind, ids in found.items()}
+    return emulator_inventory(url, STACK)
 
 
 @pytest.fixture(scope="module")
