@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,11 +27,37 @@ SECRET_KEY = "local-emulator-secret"
 STOP_TIMEOUT = 10
 
 
+# Ports handed out are only bound later, by a server a playbook starts (minutes later for Prometheus). So that
+# two handed-out ports never coincide, each pytest-xdist worker draws from a block of its own, below the
+# kernel's ephemeral range (32768-60999 by default, where bind(0) and outgoing connections draw), and no
+# process hands out the same port twice. The block of a run without workers is the first one.
+PORT_BLOCK_START, PORT_BLOCK_SIZE = 20000, 1500
+_handed_out: set[int] = set()
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = PORT_BLOCK_START + (index % 8) * PORT_BLOCK_SIZE
+    return range(start, start + PORT_BLOCK_SIZE)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has not handed out."""
+    block = _port_block()
+    offset = random.randrange(len(block))
+    for step in range(len(block)):
+        port = block[(offset + step) % len(block)]
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {block.start}-{block.stop - 1} on {HOST}")
 
 
 @contextlib.contextmanager

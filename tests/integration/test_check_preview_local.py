@@ -1,36 +1,20 @@
-"""`site.yml --check` on the local profile: a dry run of a fresh stack and of an existing one, then of its teardown.
+"""`site.yml --check` on the local profile: a dry run of a fresh stack and of an existing one.
 
-One stack (STACK) on its own emulator port and runs root, in this order:
-1. cold start: `site.yml --check` with no emulator running and nothing in it. The emulator starts (run
-   infrastructure), every stage runs to its end and nothing is created.
-2. provisioning: `site.yml --tags` STAGES (preflight, bootstrap, vpc, eks, gpu_nodegroup, model) really runs;
-   nvidia_plugin, triton, observability, loadtest and report are not needed for the AWS side and are left out.
-3. provisioned and unchanged: `site.yml --check` (every stage) reports changed=0 for every AWS module.
-4. provisioned with one changed input: `site.yml --check --diff -e eks_public_access_cidrs=[...]` reports that one
-   change and nothing else.
-5. teardown: `playbooks/teardown.yml --check` writes its plan of the provisioned stack.
-An independent boto3 look at the emulator (tests/emulator_inventory.py) is the judge of "nothing created" and
-"nothing changed" around every dry run. The stack is then torn down for real (bounded), and every process a run
-recorded is stopped by its PID.
+The stack, its order of runs and the independent emulator inventory that judges them are in
+tests/dry_run_stack.py (the session fixture `dry_run_stack`, shared with the teardown previews).
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 
 import pytest
-from aws_emulator_process import free_port
-from emulator_inventory import AWS_MODULES, inventory
+from dry_run_stack import CIDR, STACK, ok
+from emulator_inventory import AWS_MODULES
 
-from playbook_runner import changed_tasks, run_playbook
+from playbook_runner import changed_tasks
 
 pytestmark = pytest.mark.slow
 
-STACK = "it-cp"
-STAGES = "preflight,bootstrap,vpc,eks,gpu_nodegroup,model"
-CIDR = "203.0.113.0/24"
 CLUSTER_TASK = ("Stage 2 - EKS control plane, OIDC provider and IRSA roles / gpu_e2e.platform.eks : Ensure the EKS "
                 "cluster exists with private endpoint access, public access only from the allowed CIDRs, and logging.")
 
@@ -57,48 +41,9 @@ def said(result):
     return " ".join(result.stdout.split())
 
 
-def ok(result):
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-
-
-@pytest.fixture(scope="session")
-def previews(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("check-preview")
-    runs_root = tmp / "runs"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    extra = ["-e", f"aws_emulator_port={port}", "-e", f"stack_name={STACK}", "-e", f"runs_root={runs_root}",
-             "-e", f"docs_dir={tmp / 'docs'}",
-             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
-             "-e", "teardown_eks_wait_timeout=30", "-e", "teardown_nat_gateway_wait_timeout=30"]
-    stack_dir = runs_root / STACK
-    found = {"runs_root": runs_root}
-    try:
-        found["cold"] = run_playbook("site.yml", "--check", *extra, json_output=True, timeout=900)
-        found["cold_dirs"] = sorted(p for p in stack_dir.glob("2*") if p.is_dir())
-        found["after_cold"] = inventory(url, STACK)
-        found["cold_model_repository"] = (stack_dir / "model_repository").exists()
-        ok(run_playbook("site.yml", "--tags", STAGES, *extra, timeout=900))
-        found["run_dir"] = (stack_dir / "latest").resolve()
-        found["before"] = inventory(url, STACK)
-        found["unchanged"] = run_playbook("site.yml", "--check", *extra, json_output=True, timeout=900)
-        found["after_unchanged"] = inventory(url, STACK)
-        found["changed"] = run_playbook("site.yml", "--check", "--diff", *extra,
-                                        "-e", json.dumps({"eks_public_access_cidrs": [CIDR]}),
-                                        json_output=True, timeout=900)
-        found["after_changed"] = inventory(url, STACK)
-        found["latest_after_previews"] = (stack_dir / "latest").resolve()
-        found["teardown"] = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
-                                         json_output=True, timeout=300)
-        found["after_teardown"] = inventory(url, STACK)
-        yield found
-        real = run_playbook("playbooks/teardown.yml", "-e", "teardown_confirm=true", "-e",
-                            "teardown_stop_local_services=false", *extra, timeout=900)
-        ok(real)
-    finally:
-        for pid_file in (stack_dir / "state").rglob("*.pid"):
-            with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+@pytest.fixture
+def previews(dry_run_stack):
+    return dry_run_stack
 
 
 def test_a_cold_dry_run_previews_every_stage_and_creates_nothing(previews):

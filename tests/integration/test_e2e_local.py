@@ -1,5 +1,5 @@
-"""The whole local lifecycle, as `make run` does it: site.yml, site.yml again (and its serving stages alone),
-teardown, teardown again.
+"""The whole local lifecycle, as `make run` does it: site.yml, site.yml again (and its serving stages alone), a
+plan that cannot schedule, a load test that fails its SLO gate, teardown, teardown again.
 
 Slow (minutes): it is the one end-to-end test of the local profile.
 """
@@ -66,11 +66,20 @@ def test_site_then_teardown_leaves_nothing(isolated_stack):
     assert any(line.startswith("Deployment kube-system/coredns: ") for line in unplaced), failures[-1]
     assert any("prometheus" in line.split(":")[0].lower() for line in unplaced), failures[-1]
 
+    # What `make run ARGS='-e slo_p95_ms=0.001'` meets: an SLO the served model cannot keep fails site.yml at the
+    # gate, and the teardown below must still end clean and write the report into that failed run.
+    gate = run_playbook("site.yml", *extra, "--tags", "loadtest", "-e", "slo_p95_ms=0.001",
+                        "-e", '{"loadtest_scenarios": ["smoke"], "loadtest_smoke_duration_s": 5}')
+    assert gate.returncode != 0
+    assert "SLO gate failed" in gate.stdout, gate.stdout[-4000:]
+    gate_run = (isolated_stack["runs_root"] / isolated_stack["stack"] / "latest").resolve()
+
     down = run_playbook("playbooks/teardown.yml", *extra, "-e", "teardown_confirm=true")
     assert down.returncode == 0, down.stdout[-4000:] + down.stderr[-2000:]
     assert "0 leftovers" in down.stdout
-    # The teardown completes the newest run (the second site.yml made it).
+    # The teardown completes the newest run: the one the SLO gate failed.
     run_dir = (isolated_stack["runs_root"] / isolated_stack["stack"] / "latest").resolve()
+    assert run_dir == gate_run
     leftovers = json.loads((run_dir / "leftovers.json").read_text())
     assert int(leftovers["count"]) == 0
     report = (run_dir / "report.md").read_text()

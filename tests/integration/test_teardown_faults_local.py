@@ -27,7 +27,6 @@ AWS_MODULES = ("amazon.aws.", "community.aws.") + tuple(
     for name in __import__("yaml").safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["aws"]
     if name != "eks_kubeconfig"
 )
-SHORT_LOADTEST = ('{"loadtest_scenarios": ["smoke"], "loadtest_smoke_duration_s": 5}')
 
 
 class Stack:
@@ -208,14 +207,17 @@ def test_a_rerun_changes_nothing_and_overwrites_no_result(two_stacks):
 
 # -- partial states -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("last_stage", ["eks", "gpu_nodegroup", "model", "triton"])
+# The model stage's partial state is torn down by the dry-run stack (test_teardown_preview_local.py) and, under a
+# fault, by test_a_step_that_fails_for_good_does_not_stop_the_later_steps_or_the_verdict below.
+@pytest.mark.parametrize("last_stage", ["eks", "gpu_nodegroup", "triton"])
 def test_teardown_from_a_partial_state_leaves_nothing(tmp_path, last_stage):
     """After site.yml stopped at a stage, the teardown deletes everything and says 0 leftovers. Fails if a
     step misses a type the stage creates (checked by dropping the eks step from teardown__steps: the cluster,
     node group and roles are left and the verdict fails)."""
     stack = Stack(tmp_path, f"pt-{last_stage.replace('_', '')[:8]}")
     try:
-        stack.site(*STAGES[:STAGES.index(last_stage) + 1])
+        # The schedulability proof (a play tagged with every stage it renders) creates nothing: skipped here.
+        stack.site(*STAGES[:STAGES.index(last_stage) + 1], args=("--skip-tags", "schedulability"))
         assert everything_of(stack)
         result = stack.teardown()
         assert everything_of(stack) == {}
@@ -275,22 +277,6 @@ def test_a_lost_emulator_state_gives_unknown_not_zero(tmp_path):
         assert (stack.runs_root / stack.name / "latest" / "report.md").exists()
     finally:
         stack.stop_all()
-
-
-def test_a_failed_slo_gate_still_ends_with_a_clean_teardown_and_the_report(tmp_path):
-    """What `make run ARGS='-e slo_p95_ms=0.001'` does: site.yml fails at the SLO gate, the teardown still runs,
-    leaves 0 leftovers and writes leftovers.json and the report."""
-    stack = Stack(tmp_path, "pt-slo")
-    try:
-        failed = stack.site(env=None, args=("-e", "slo_p95_ms=0.001", "-e", SHORT_LOADTEST), ok=False)
-        assert failed.returncode != 0
-        result = stack.teardown()
-        assert everything_of(stack) == {}
-        assert stack.latest("leftovers.json")["verdict"].startswith("0 leftovers")
-        assert (stack.runs_root / stack.name / "latest" / "report.md").exists()
-    finally:
-        stack.stop_all()
-    assert "0 leftovers" in result.stdout
 
 
 def test_the_aws_inventory_teardown_needs_only_credentials_and_a_region(tmp_path):

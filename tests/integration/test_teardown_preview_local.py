@@ -1,78 +1,39 @@
 """`playbooks/teardown.yml --check -e teardown_confirm=true` on the local profile: a dry run of the teardown.
 
 The stack is provisioned by site.yml itself (preflight, bootstrap, vpc, eks, gpu_nodegroup, model) in the
-embedded emulator. The dry run must exit 0, change nothing through an AWS module, write teardown-plan.json
+embedded emulator, by the session fixture `dry_run_stack` (tests/dry_run_stack.py), shared with the site.yml
+previews. Its two teardown dry runs must exit 0, change nothing through an AWS module, write teardown-plan.json
 (every resource in the teardown's deletion order, each with its ownership evidence), skip the leftover verdict
 and leave the local services running, saying so. An independent look at the emulator (boto3, not the
-teardown's own scanner) before and after is the judge of "nothing deleted". A second dry run writes a plan of
-its own beside the first. The stack is then torn down for real (bounded), and every process a run recorded is
-stopped by its PID.
+teardown's own scanner) before and after is the judge of "nothing deleted". The second dry run writes a plan of
+its own beside the first. The real teardown that follows must delete everything the plan listed.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 
 import pytest
-from aws_emulator_process import emulator_client, free_port
+from aws_emulator_process import emulator_client
+from dry_run_stack import STACK, ok
 from emulator_inventory import AWS_MODULES
-from emulator_inventory import inventory as emulator_inventory
 
 from playbook_runner import changed_tasks, run_playbook
 
 pytestmark = pytest.mark.slow
 
-STACK = "it-pv"
-STAGES = "preflight,bootstrap,vpc,eks,gpu_nodegroup,model"
 
-
-def inventory(url):
-    """What the emulator holds for the stack, found without the collection's scanner."""
-    return emulator_inventory(url, STACK)
-
-
-@pytest.fixture(scope="module")
-def preview(tmp_path_factory):
-    """A provisioned stack, two dry runs of its teardown with the emulator inventory around each; then a real
-    teardown."""
-    tmp = tmp_path_factory.mktemp("preview")
-    runs_root = tmp / "runs"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    extra = ["-e", f"aws_emulator_port={port}", "-e", f"stack_name={STACK}", "-e", f"runs_root={runs_root}",
-             "-e", f"docs_dir={tmp / 'docs'}",
-             # Bounded and quick: a deletion that waits in check mode must not hang the test.
-             "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
-             "-e", "teardown_eks_wait_timeout=30", "-e", "teardown_nat_gateway_wait_timeout=30"]
-    state = runs_root / STACK / "state"
-    try:
-        site = run_playbook("site.yml", "--tags", STAGES, *extra, timeout=900)
-        assert site.returncode == 0, site.stdout[-4000:] + site.stderr[-2000:]
-        run_dir = (runs_root / STACK / "latest").resolve()
-        before = inventory(url)
-        first = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
-                             json_output=True, timeout=300)
-        after_first = inventory(url)
-        first_plan = (run_dir / "teardown-plan.json").read_bytes()
-        second = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_confirm=true", *extra,
-                              json_output=True, timeout=300)
-        after_second = inventory(url)
-        emulator_pid = int((state / "aws-emulator.pid").read_text())
-        emulator_alive = os.path.exists(f"/proc/{emulator_pid}/cmdline") and b"aws_emulator.py" in open(
-            f"/proc/{emulator_pid}/cmdline", "rb").read()
-        yield {"run_dir": run_dir, "before": before, "first": first, "after_first": after_first,
-               "first_plan": first_plan,
-               "second": second, "after_second": after_second, "emulator_alive": emulator_alive,
-               "runs_root": runs_root}
-        real = run_playbook("playbooks/teardown.yml", "-e", "teardown_confirm=true", "-e",
-                            "teardown_stop_local_services=false", *extra, timeout=900)
-        assert real.returncode == 0, real.stdout[-4000:] + real.stderr[-2000:]
-    finally:
-        for pid_file in state.rglob("*.pid"):
-            with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+@pytest.fixture
+def preview(dry_run_stack):
+    """The teardown's share of the dry-run stack, under the names of its two dry runs."""
+    return {"run_dir": dry_run_stack["run_dir"], "before": dry_run_stack["before"],
+            "first": dry_run_stack["teardown"], "after_first": dry_run_stack["after_teardown"],
+            "first_plan": dry_run_stack["first_plan"],
+            "second": dry_run_stack["second_teardown"], "after_second": dry_run_stack["after_second_teardown"],
+            "emulator_alive": dry_run_stack["emulator_alive"], "runs_root": dry_run_stack["runs_root"],
+            "leftovers_after_previews": dry_run_stack["leftovers_after_previews"],
+            "clean_marker_after_previews": dry_run_stack["clean_marker_after_previews"],
+            "real": dry_run_stack["real_teardown"], "after_real": dry_run_stack["after_real_teardown"]}
 
 
 def said(result):
@@ -158,9 +119,21 @@ def test_a_second_dry_run_keeps_the_first_plan(preview):
         assert handle.read() == preview["first_plan"]
     with open(second, encoding="utf-8") as handle:
         assert json.load(handle)["resources"] == json.loads(preview["first_plan"])["resources"]
-    # The dry run wrote no leftover check and no clean-teardown marker.
-    assert not list(preview["runs_root"].glob(f"{STACK}/*/leftovers*.json"))
-    assert not (preview["runs_root"] / STACK / "state" / "last-clean-teardown.json").exists()
+    # The dry runs wrote no leftover check and no clean-teardown marker.
+    assert preview["leftovers_after_previews"] == []
+    assert not preview["clean_marker_after_previews"]
+
+
+def test_after_the_dry_runs_the_real_teardown_deletes_everything_planned(preview):
+    """The teardown from the model stage (a partial state: no device plugin, Triton or load test yet) deletes
+    everything it planned and says 0 leftovers, judged by the independent inventory. Fails if a step misses a
+    type the stage creates (checked by dropping the storage step from teardown__steps: the bucket and the
+    repository are then left and the verdict fails)."""
+    ok(preview["real"])
+    assert all(ids == [] for ids in preview["after_real"].values()), preview["after_real"]
+    assert f"0 leftovers of stack {STACK} in us-east-1" in preview["real"].stdout
+    planned = {entry["kind"] for entry in json.loads(preview["first_plan"])["resources"]}
+    assert {kind for kind, ids in preview["before"].items() if ids} <= planned
 
 
 def test_the_aws_inventory_dry_run_takes_the_same_code_path(tmp_path):
