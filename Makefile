@@ -86,11 +86,12 @@ integration: setup ## pytest integration tests (local servers on loopback, the e
 	$(BIN)/python -m pytest tests/integration -q
 
 # make test's pytest workers (pytest-xdist): most tests wait on a playbook, a server or a load test, so
-# two workers keep two cores busy. A module's tests stay in one worker (tests/conftest.py).
+# two workers keep two cores busy. --dist loadfile: a module's tests (and its module-scoped stack) stay in
+# one worker.
 TEST_WORKERS ?= 2
 
 test: setup lint sanity molecule ## Every lint and test; ends with pytest's summary line (TEST_WORKERS=2).
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=20
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 bench: setup ## Serving benchmark: raw onnxruntime vs the local tritonserver; appends to docs/benchmarks.md (ARGS=--sweep: the tuning sweep).
 	$(BIN)/python benchmarks/serving_bench.py --output docs/benchmarks.md $(ARGS)

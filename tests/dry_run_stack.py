@@ -1,9 +1,8 @@
 """One stack of the local profile taken through every dry run, then torn down for real.
 
-Shared by the site.yml previews (tests/integration/test_check_preview_local.py) and the teardown previews
-(tests/integration/test_teardown_preview_local.py) through one session fixture (`dry_run_stack` in
-tests/integration/conftest.py), so the stack is provisioned once for both. In this order, on its own emulator
-port and runs root:
+The sequence behind the module fixture `dry_run_stack` of tests/integration/test_dry_runs_local.py: the site.yml
+previews and the teardown previews share one provisioning. In this order, on its own emulator port and runs
+root:
 1. cold start: `site.yml --check` with no emulator running and nothing in it. The emulator starts (run
    infrastructure), every stage runs to its end and nothing is created.
 2. provisioning: `site.yml --tags` STAGES really runs; nvidia_plugin, triton, observability, loadtest and report

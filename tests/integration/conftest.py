@@ -5,7 +5,6 @@ import os
 
 import pytest
 from aws_emulator_process import free_port
-from dry_run_stack import run_every_dry_run
 from tritonserver_process import TritonServer, fails_on_odd_rows, tiny_classifier, write_model
 
 
@@ -48,11 +47,3 @@ def tritonserver(tmp_path_factory):
     yield server
     server.stop()
 
-
-@pytest.fixture(scope="session")
-def dry_run_stack(tmp_path_factory):
-    """One stack through every dry run of site.yml and of the teardown, then torn down (tests/dry_run_stack.py).
-
-    Session-scoped: the site.yml previews and the teardown previews share its one provisioning.
-    """
-    yield from run_every_dry_run(tmp_path_factory.mktemp("dry-runs"))

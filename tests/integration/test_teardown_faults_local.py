@@ -207,7 +207,7 @@ def test_a_rerun_changes_nothing_and_overwrites_no_result(two_stacks):
 
 # -- partial states -----------------------------------------------------------------------------------------
 
-# The model stage's partial state is torn down by the dry-run stack (test_teardown_preview_local.py) and, under a
+# The model stage's partial state is torn down by the dry-run stack (test_dry_runs_local.py) and, under a
 # fault, by test_a_step_that_fails_for_good_does_not_stop_the_later_steps_or_the_verdict below.
 @pytest.mark.parametrize("last_stage", ["eks", "gpu_nodegroup", "triton"])
 def test_teardown_from_a_partial_state_leaves_nothing(tmp_path, last_stage):
