@@ -46,4 +46,3 @@ def tritonserver(tmp_path_factory):
     server.repository = str(repository)
     yield server
     server.stop()
-
