@@ -57,7 +57,7 @@ def run_every_dry_run(tmp):
              "-e", "teardown_dependency_retries=2", "-e", "teardown_dependency_delay=1",
              "-e", "teardown_eks_wait_timeout=30", "-e", "teardown_nat_gateway_wait_timeout=30"]
     stack_dir = runs_root / STACK
-    found = {"runs_root": runs_root, "stack": STACK}
+    found = {}
 
     def teardown(*args, **kwargs):
         return run_playbook("playbooks/teardown.yml", "-e", "teardown_confirm=true", *args, *extra, **kwargs)
